@@ -1,0 +1,1 @@
+"""Shared plumbing for the city LINE platform. Domain rules live in the services, never here."""

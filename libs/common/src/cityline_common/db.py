@@ -1,0 +1,176 @@
+"""PostgreSQL plumbing: engines, the per-schema outbox and processed-message tables, the unit of work.
+
+Each service owns one schema in the shared database and never reads another's tables. The
+plumbing tables below are added to every service's own ``MetaData`` so they live in its schema.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    func,
+    insert,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityline_common.tracing import inject_headers
+
+
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, echo: bool = False) -> Engine:
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, echo=echo,
+        pool_recycle=1800,
+    )
+    try:
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+        SQLAlchemyInstrumentor().instrument(engine=engine)
+    except Exception:  # tracing is an aid, not a dependency
+        logging.getLogger(__name__).warning("sqlalchemy instrumentation unavailable", exc_info=True)
+    return engine
+
+
+def check_schema(engine: Engine, schema: str) -> None:
+    """Readiness: the database answers and this service's schema has been migrated."""
+    with engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT to_regclass(:table)"), {"table": f"{schema}.alembic_version"}
+        ).scalar()
+    if found is None:
+        raise RuntimeError(f"schema {schema!r} is not migrated")
+
+
+@dataclass(frozen=True)
+class PlumbingTables:
+    outbox: Table
+    processed_messages: Table
+
+
+def plumbing_tables(metadata: MetaData) -> PlumbingTables:
+    """Define the outbox and processed_messages tables in ``metadata``'s schema."""
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", UUID(as_uuid=True), primary_key=True, comment="also the AMQP message_id"),
+        Column("exchange", String(200), nullable=False),
+        Column("routing_key", String(255), nullable=False),
+        Column("type", String(200), nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb"),
+               comment="W3C trace context captured when the row was written"),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("available_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("last_error", Text),
+        Column("published_at", DateTime(timezone=True)),
+    )
+    Index(
+        f"ix_{metadata.schema}_outbox_pending",
+        outbox.c.available_at,
+        outbox.c.created_at,
+        postgresql_where=outbox.c.published_at.is_(None),
+    )
+    processed = Table(
+        "processed_messages",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("message_id", String(200), primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    return PlumbingTables(outbox=outbox, processed_messages=processed)
+
+
+class UnitOfWork:
+    """One database transaction; commit writes business rows and their outbox events atomically.
+
+    Services subclass it to add repositories (``self.session`` is theirs to use). Events for other
+    services go through :meth:`emit`, never straight to the broker: the relay publishes them after
+    commit, so an event exists if and only if the change that caused it does.
+    """
+
+    def __init__(self, session_factory: Callable[[], Session], plumbing: PlumbingTables) -> None:
+        self._session_factory = session_factory
+        self._plumbing = plumbing
+        self.session: Session
+
+    def __enter__(self) -> Self:
+        self.session = self._session_factory()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.session.rollback()  # a no-op after commit; undoes everything otherwise
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def emit(
+        self,
+        *,
+        exchange: str,
+        routing_key: str,
+        type: str,
+        payload: dict[str, Any],
+        message_id: uuid.UUID | None = None,
+        available_at: datetime | None = None,
+    ) -> uuid.UUID:
+        """Add an outbox row in this transaction; returns the message id consumers will see."""
+        message_id = message_id or uuid.uuid4()
+        values: dict[str, Any] = {
+            "id": message_id,
+            "exchange": exchange,
+            "routing_key": routing_key,
+            "type": type,
+            # Round-trip through json so a payload that cannot be serialised fails here, at write time.
+            "payload": json.loads(json.dumps(payload, ensure_ascii=False)),
+            "headers": inject_headers(),
+        }
+        if available_at is not None:
+            values["available_at"] = available_at
+        self.session.execute(insert(self._plumbing.outbox).values(**values))
+        return message_id
+
+    def claim_message(self, consumer: str, message_id: str) -> bool:
+        """Record that ``consumer`` handles ``message_id`` in this transaction.
+
+        Returns False when it was already handled (the caller skips and acks). Concurrent
+        handlers of the same id serialise on the primary key; the loser sees False after the
+        winner commits.
+        """
+        inserted = self.session.execute(
+            pg_insert(self._plumbing.processed_messages)
+            .values(consumer=consumer, message_id=message_id)
+            .on_conflict_do_nothing()
+            .returning(self._plumbing.processed_messages.c.message_id)
+        ).first()
+        return inserted is not None
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)

@@ -1,0 +1,198 @@
+"""The outbox relay: publishes committed outbox rows with publisher confirms, then marks them sent.
+
+Per batch, in one transaction: claim pending rows with ``FOR UPDATE SKIP LOCKED`` (so several relays
+can run side by side without taking the same row), publish them all, wait for the broker's
+confirms, then set ``published_at`` on the confirmed ones and back off the failed ones. If the relay
+dies between the broker's confirm and the commit, the rows stay pending and are published again —
+with the same ``message_id`` — and idempotent consumers ignore the repeat. Nothing is lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Row, func, select, update
+
+from cityline_common.amqp.messages import OutboundMessage
+from cityline_common.amqp.publisher import ConfirmingPublisher
+from cityline_common.db import PlumbingTables
+from cityline_common.metrics import OUTBOX_OLDEST_PENDING, OUTBOX_PENDING, OUTBOX_PUBLISHED
+from cityline_common.tracing import continued_trace, tracer
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: Engine,
+        plumbing: PlumbingTables,
+        publisher: ConfirmingPublisher,
+        *,
+        batch_size: int = 200,
+        poll_interval: float = 0.2,
+        confirm_timeout: float = 10.0,
+        after_publish: Callable[[Sequence[Row[Any]]], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._outbox = plumbing.outbox
+        self._schema = str(plumbing.outbox.schema)
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._confirm_timeout = confirm_timeout
+        # Observation point between "confirmed" and "marked sent" (crash drills hook in here).
+        self._after_publish = after_publish
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run_once(self) -> int:
+        """Publish one batch; return how many rows were published."""
+        outbox = self._outbox
+        with self._engine.begin() as connection:
+            rows = connection.execute(
+                select(outbox)
+                .where(outbox.c.published_at.is_(None), outbox.c.available_at <= func.now())
+                .order_by(outbox.c.created_at)
+                .limit(self._batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return 0
+            messages = [self._to_message(row) for row in rows]
+            with tracer(__name__).start_as_current_span("outbox publish batch") as span:
+                span.set_attribute("outbox.batch_size", len(rows))
+                futures = []
+                for row, message in zip(rows, messages, strict=True):
+                    with continued_trace(row.headers):  # the publish continues the writer's trace
+                        futures.append(self._publisher.publish(message))
+                errors: list[Exception | None] = []
+                for future in futures:
+                    try:
+                        future.result(timeout=self._confirm_timeout)
+                        errors.append(None)
+                    except Exception as exc:
+                        errors.append(exc)
+            if self._after_publish is not None:
+                self._after_publish(rows)
+            sent = [row.id for row, error in zip(rows, errors, strict=True) if error is None]
+            if sent:
+                connection.execute(update(outbox).where(outbox.c.id.in_(sent)).values(published_at=func.now()))
+            now = datetime.now(UTC)
+            for row, error in zip(rows, errors, strict=True):
+                if error is None:
+                    continue
+                delay = min(timedelta(seconds=2 ** min(row.attempts, 10)), MAX_BACKOFF)
+                connection.execute(
+                    update(outbox)
+                    .where(outbox.c.id == row.id)
+                    .values(attempts=outbox.c.attempts + 1, last_error=f"{type(error).__name__}: {error}"[:1000],
+                            available_at=now + delay)
+                )
+                log.warning("outbox publish failed; will retry",
+                            extra={"schema": self._schema, "message_id": str(row.id), "attempt": row.attempts + 1,
+                                   "error": str(error)[:200]})
+        OUTBOX_PUBLISHED.labels(self._schema, "confirmed").inc(len(sent))
+        OUTBOX_PUBLISHED.labels(self._schema, "failed").inc(len(rows) - len(sent))
+        return len(sent)
+
+    def observe_backlog(self) -> tuple[int, datetime | None]:
+        outbox = self._outbox
+        with self._engine.connect() as connection:
+            count, oldest = connection.execute(
+                select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.published_at.is_(None))
+            ).one()
+        OUTBOX_PENDING.labels(self._schema).set(count)
+        OUTBOX_OLDEST_PENDING.labels(self._schema).set(oldest.timestamp() if oldest else 0)
+        return count, oldest
+
+    def purge_published(self, older_than: timedelta = timedelta(days=7)) -> int:
+        """Housekeeping: published rows are kept a while for audit, then deleted."""
+        outbox = self._outbox
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                outbox.delete().where(outbox.c.published_at < datetime.now(UTC) - older_than)
+            )
+        return result.rowcount or 0
+
+    def run_forever(self) -> None:
+        last_housekeeping = 0.0
+        while not self._stop.is_set():
+            try:
+                published = self.run_once()
+                if time.monotonic() - last_housekeeping > 30:
+                    self.observe_backlog()
+                    self.purge_published()
+                    last_housekeeping = time.monotonic()
+            except Exception:
+                log.exception("outbox relay iteration failed", extra={"schema": self._schema})
+                published = 0
+                self._stop.wait(1.0)
+            if published < self._batch_size:
+                self._stop.wait(self._poll_interval)
+
+    def _to_message(self, row: Row[Any]) -> OutboundMessage:
+        return OutboundMessage(
+            exchange=row.exchange,
+            routing_key=row.routing_key,
+            body=json.dumps(row.payload, ensure_ascii=False).encode(),
+            message_id=str(row.id),
+            type=row.type,
+            headers={**(row.headers or {}), "x-outbox-created-at": row.created_at.isoformat()},
+            timestamp=int(row.created_at.timestamp()),
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``cityline-outbox-relay SERVICE [SERVICE …]``: relay the outboxes of installed services."""
+    from cityline_common.logging import configure_logging
+    from cityline_common.migrations import registered_services
+    from cityline_common.settings import CommonSettings, load_settings_or_exit
+    from cityline_common.tracing import setup_tracing
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("services", nargs="*", help="service names (default: every installed service)")
+    args = parser.parse_args(argv)
+    settings = load_settings_or_exit(CommonSettings)
+    configure_logging("outbox-relay", settings.log_level, settings.log_format)
+    setup_tracing("outbox-relay")
+    services = registered_services()
+    chosen = args.services or sorted(services)
+    unknown = [name for name in chosen if name not in services]
+    if unknown:
+        raise SystemExit(f"unknown service(s): {', '.join(unknown)}; installed: {', '.join(sorted(services))}")
+
+    from cityline_common.db import make_engine
+
+    engine = make_engine(settings.database_url, pool_size=len(chosen) + 1)
+    publisher = ConfirmingPublisher(settings.amqp_url, name="outbox-relay")
+    publisher.start()
+    relays = [OutboxRelay(engine, services[name].plumbing(), publisher) for name in chosen]
+    threads = [threading.Thread(target=relay.run_forever, name=f"relay-{name}", daemon=True)
+               for relay, name in zip(relays, chosen, strict=True)]
+
+    def _stop(*_: object) -> None:
+        for relay in relays:
+            relay.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    for thread in threads:
+        thread.start()
+    log.info("outbox relay running", extra={"services": chosen})
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.5)
+    publisher.close()

@@ -1,0 +1,91 @@
+"""The Flask plumbing every service shares: health, readiness, metrics, JSON errors, RED metrics.
+
+Services build their own routes on the app returned by :func:`create_base_app`; entrypoints stay
+thin and call the service layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from cityline_common.metrics import HTTP_DURATION, HTTP_REQUESTS, render_latest
+
+log = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], None]
+"""Raises when the dependency it checks is not usable."""
+
+_UNINSTRUMENTED = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def create_base_app(
+    service: str, readiness_checks: Mapping[str, ReadinessCheck], import_name: str | None = None
+) -> Flask:
+    """``import_name`` is the service package, so Flask finds its templates and static files."""
+    app = Flask(import_name or __name__)
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        results: dict[str, str] = {}
+        ready = True
+        for name, check in readiness_checks.items():
+            try:
+                check()
+                results[name] = "ok"
+            except Exception as exc:  # readiness reports any failure, it never raises
+                ready = False
+                results[name] = f"unavailable: {type(exc).__name__}"
+                log.warning("readiness check failed", extra={"check": name, "error": str(exc)[:200]})
+        return jsonify(status="ok" if ready else "unavailable", checks=results), 200 if ready else 503
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        body, content_type = render_latest()
+        return Response(body, content_type=content_type)
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _record(response: Response) -> Response:
+        if request.path not in _UNINSTRUMENTED:
+            route = request.url_rule.rule if request.url_rule else "unmatched"
+            started = g.get("request_started", time.perf_counter())
+            HTTP_REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
+            HTTP_DURATION.labels(service, request.method, route).observe(time.perf_counter() - started)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> tuple[Response, int]:
+        return jsonify(error=exc.name, reason=exc.description), exc.code or 500
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
+        # Never a stack trace to the caller; the log has it (redacted).
+        log.exception("unhandled error", extra={"path": request.path})
+        return jsonify(error="Internal Server Error", reason="unexpected error; see server logs"), 500
+
+    try:
+        from opentelemetry.instrumentation.flask import FlaskInstrumentor
+
+        FlaskInstrumentor().instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    except Exception:  # instrumentation is an aid, never a reason not to serve
+        log.warning("flask instrumentation unavailable", exc_info=True)
+    return app
+
+
+def bad_request(reason: str, status: int = 400) -> tuple[Response, int]:
+    """The one shape of a client error: a reason a person can act on."""
+    return jsonify(error="Bad Request" if status == 400 else "Client Error", reason=reason), status

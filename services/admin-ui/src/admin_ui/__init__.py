@@ -1,0 +1,1 @@
+"""admin-ui: the staff console (管理画面), in Japanese."""

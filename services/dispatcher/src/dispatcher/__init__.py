@@ -1,0 +1,1 @@
+"""dispatcher: turns approved deliveries into rate-limited multicast send jobs (配信)."""

@@ -1,0 +1,1 @@
+"""ingress-webhook: take every LINE webhook within LINE's 2-second budget, lose none."""

@@ -1,0 +1,31 @@
+"""The ``segment`` schema. Personal data is stored encrypted; the blind index serves look-ups."""
+
+from __future__ import annotations
+
+from cityline_common.db import plumbing_tables
+from cityline_common.migrations import ServiceSchema
+from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, Text, func
+from sqlalchemy.dialects.postgresql import UUID
+
+metadata = MetaData(schema="segment")
+plumbing = plumbing_tables(metadata)
+
+residents = Table(
+    "residents",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("line_user_id_ct", Text, nullable=False, comment="AES-GCM envelope token"),
+    Column("line_user_id_bidx", String(64), nullable=False, unique=True, comment="HMAC blind index"),
+    Column("status", String(16), nullable=False),
+    Column("status_changed_at_ms", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+SCHEMA = ServiceSchema(
+    name="segment",
+    schema="segment",
+    metadata=metadata,
+    tables=plumbing,
+    migrations="segment_service:migrations",
+)

@@ -1,0 +1,23 @@
+"""What segment-service is asked to do. Imperative."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cityline_common.messagebus import Command
+
+
+@dataclass(frozen=True)
+class FollowResident(Command):
+    """A LINE user added the account as a friend (or unblocked it)."""
+
+    line_user_id: str
+    occurred_at_ms: int
+
+
+@dataclass(frozen=True)
+class UnfollowResident(Command):
+    """A LINE user blocked the account."""
+
+    line_user_id: str
+    occurred_at_ms: int

@@ -1,0 +1,76 @@
+"""Residents: LINE users who are, or were, friends of the city's account. Plain Python, no I/O."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from cityline_common.messagebus import Event
+
+from segment_service.domain.events import ResidentFollowed, ResidentUnfollowed
+
+LINE_USER_ID = re.compile(r"^U[0-9a-f]{32}$")
+
+
+class InvalidLineUserId(ValueError):
+    pass
+
+
+def validate_line_user_id(value: str) -> str:
+    if not isinstance(value, str) or not LINE_USER_ID.match(value):
+        raise InvalidLineUserId("a LINE user id is 'U' followed by 32 lower-case hex digits")
+    return value
+
+
+class ResidentStatus(StrEnum):
+    FOLLOWING = "following"  # 友だち
+    BLOCKED = "blocked"      # ブロック中
+
+
+@dataclass(eq=False)  # identity: the repository tracks the instances it handed out
+class Resident:
+    id: uuid.UUID
+    line_user_id: str
+    status: ResidentStatus
+    # Timestamp (ms) of the LINE event that last changed the status. LINE may deliver events out of
+    # order, so an event older than this one cannot undo it.
+    status_changed_at_ms: int
+    events: list[Event] = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def first_follow(cls, line_user_id: str, occurred_at_ms: int) -> Resident:
+        resident = cls(
+            id=uuid.uuid4(),
+            line_user_id=validate_line_user_id(line_user_id),
+            status=ResidentStatus.FOLLOWING,
+            status_changed_at_ms=occurred_at_ms,
+        )
+        resident.events.append(ResidentFollowed(resident.id, line_user_id, occurred_at_ms, refollowed=False))
+        return resident
+
+    def follow(self, occurred_at_ms: int) -> None:
+        if occurred_at_ms < self.status_changed_at_ms or self.status is ResidentStatus.FOLLOWING:
+            return
+        self.status = ResidentStatus.FOLLOWING
+        self.status_changed_at_ms = occurred_at_ms
+        self.events.append(ResidentFollowed(self.id, self.line_user_id, occurred_at_ms, refollowed=True))
+
+    def unfollow(self, occurred_at_ms: int) -> None:
+        if occurred_at_ms < self.status_changed_at_ms or self.status is ResidentStatus.BLOCKED:
+            return
+        self.status = ResidentStatus.BLOCKED
+        self.status_changed_at_ms = occurred_at_ms
+        self.events.append(ResidentUnfollowed(self.id, self.line_user_id, occurred_at_ms))
+
+
+def blocked_before_first_follow(line_user_id: str, occurred_at_ms: int) -> Resident:
+    """An unfollow for someone we never saw follow (they followed before this system existed, or the
+    events crossed). Remember the block so an older follow arriving later cannot revive them."""
+    return Resident(
+        id=uuid.uuid4(),
+        line_user_id=validate_line_user_id(line_user_id),
+        status=ResidentStatus.BLOCKED,
+        status_changed_at_ms=occurred_at_ms,
+    )
