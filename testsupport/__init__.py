@@ -1,0 +1,40 @@
+"""Helpers for tests in every directory (importable because pytest puts the repo root on sys.path)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pika
+import pytest
+
+
+def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns a truthy value; fail the test with ``message`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def drain(url: str, queue: str, timeout: float = 2.0) -> list[tuple[pika.spec.Basic.Deliver, pika.BasicProperties, bytes]]:
+    """Take every message currently in ``queue`` (acked), waiting ``timeout`` for stragglers."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        taken = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            method, properties, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                time.sleep(0.05)
+                continue
+            taken.append((method, properties, body))
+            deadline = time.monotonic() + 0.3
+        return taken
+    finally:
+        connection.close()

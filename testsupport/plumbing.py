@@ -1,0 +1,39 @@
+"""A throw-away schema with the plumbing tables and an ``effects`` table handlers write to."""
+
+from __future__ import annotations
+
+import uuid
+
+from cityline_common.amqp.messages import InboundMessage
+from cityline_common.amqp.topology import CITY_COMMANDS, Binding, Queue
+from cityline_common.db import UnitOfWork, plumbing_tables
+from sqlalchemy import Column, MetaData, String, Table, Text, func, select
+from sqlalchemy.dialects.postgresql import insert
+
+
+def make_schema(schema: str):  # type: ignore[no-untyped-def]
+    metadata = MetaData(schema=schema)
+    plumbing = plumbing_tables(metadata)
+    effects = Table(
+        "effects", metadata,
+        Column("message_id", String(200), primary_key=True),  # a second effect would violate this
+        Column("body", Text, nullable=False),
+    )
+    return metadata, plumbing, effects
+
+
+def work_queue(name: str | None = None, delivery_limit: int = 3) -> Queue:
+    name = name or f"test.work.{uuid.uuid4().hex[:8]}"
+    return Queue(name, (Binding(CITY_COMMANDS, name),), delivery_limit=delivery_limit)
+
+
+def record_effect(effects: Table):  # type: ignore[no-untyped-def]
+    def handler(message: InboundMessage, uow: UnitOfWork) -> None:
+        uow.session.execute(insert(effects).values(message_id=message.message_id, body=message.body.decode()))
+
+    return handler
+
+
+def count_effects(engine, effects) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(effects)).scalar_one())
