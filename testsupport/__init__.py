@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pika
 import pytest
@@ -21,7 +20,10 @@ def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05, message
         time.sleep(interval)
 
 
-def drain(url: str, queue: str, timeout: float = 2.0) -> list[tuple[pika.spec.Basic.Deliver, pika.BasicProperties, bytes]]:
+Delivery = tuple[pika.spec.Basic.Deliver, pika.BasicProperties, bytes]
+
+
+def drain(url: str, queue: str, timeout: float = 2.0) -> list[Delivery]:
     """Take every message currently in ``queue`` (acked), waiting ``timeout`` for stragglers."""
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from cityline_common.db import plumbing_tables
 from cityline_common.migrations import ServiceSchema
-from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, Text, func
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, func
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 metadata = MetaData(schema="segment")
 plumbing = plumbing_tables(metadata)
@@ -28,4 +28,13 @@ SCHEMA = ServiceSchema(
     metadata=metadata,
     tables=plumbing,
     migrations="segment_service:migrations",
+)
+
+taxonomy_versions = Table(
+    "taxonomy_versions",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("content_sha256", String(64), nullable=False, unique=True),
+    Column("document", JSONB, nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from cityline_common.messagebus import Command
 
@@ -21,3 +22,10 @@ class UnfollowResident(Command):
 
     line_user_id: str
     occurred_at_ms: int
+
+
+@dataclass(frozen=True)
+class PublishTaxonomy(Command):
+    """Make this taxonomy document the current one (a new version unless nothing changed)."""
+
+    document: dict[str, Any]

@@ -21,3 +21,9 @@ class ResidentUnfollowed(Event):
     resident_id: uuid.UUID
     line_user_id: str
     occurred_at_ms: int
+
+
+@dataclass(frozen=True)
+class TaxonomyPublished(Event):
+    version: int
+    content_sha256: str

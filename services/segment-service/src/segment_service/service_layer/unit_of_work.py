@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 
 from segment_service.adapters.orm import plumbing
 from segment_service.adapters.repository import ResidentRepository
+from segment_service.adapters.taxonomy_repository import TaxonomyRepository
 
 
 class SegmentUnitOfWork(UnitOfWork):
     residents: ResidentRepository
+    taxonomies: TaxonomyRepository
 
     def __init__(self, session_factory: Callable[[], Session], cipher: FieldCipher, index: BlindIndex) -> None:
         super().__init__(session_factory, plumbing)
@@ -23,9 +25,17 @@ class SegmentUnitOfWork(UnitOfWork):
     def __enter__(self) -> Self:
         super().__enter__()
         self.residents = ResidentRepository(self.session, self._cipher, self._index)
+        self.taxonomies = TaxonomyRepository(self.session)
+        self._events: list[Event] = []
         return self
 
+    def record(self, event: Event) -> None:
+        """For events that belong to no aggregate instance (a published taxonomy)."""
+        self._events.append(event)
+
     def collect_new_events(self) -> Iterator[Event]:
+        while self._events:
+            yield self._events.pop(0)
         for resident in self.residents.seen:
             while resident.events:
                 yield resident.events.pop(0)

@@ -1,0 +1,78 @@
+# The two commands a newcomer needs: `make up` and `make test`. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+LOCAL_PACKAGES := libs/common services/ingress-webhook services/segment-service \
+	services/richmenu-service services/dispatcher services/admin-ui tools/line-emulator
+MYPY_PACKAGES := -p cityline_common -p ingress_webhook -p segment_service -p richmenu_service \
+	-p dispatcher -p admin_ui -p line_emulator
+TEST_PATHS := libs/common/tests services tools/line-emulator/tests tests
+# Settings: .env (created from .env.example) unless the environment already says otherwise.
+ENV_FILE := .env
+LOAD_ENV = set -a; [ -f $(ENV_FILE) ] && . ./$(ENV_FILE); set +a
+
+.PHONY: help install backing-services migrate seed up test test-unit lint bench lock clean
+
+help:
+	@echo "make up      install, start PostgreSQL/RabbitMQ if needed, migrate, seed, run everything"
+	@echo "make test    the whole test suite (unit, integration, end-to-end)"
+	@echo "make lint    ruff and mypy"
+	@echo "make bench   every benchmark under bench/ (JSON out)"
+	@echo "make migrate / make seed / make lock / make clean"
+
+$(ENV_FILE):
+	cp .env.example $(ENV_FILE)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; \
+	  else echo "Python's venv module is missing: sudo apt-get install -y python3-venv" >&2; exit 1; fi; }
+	$(PYTHON) -m venv $(VENV)
+
+# Installs exactly what requirements.lock pins, then our own packages in editable mode.
+$(VENV)/.installed: $(BIN)/python requirements.lock $(foreach p,$(LOCAL_PACKAGES),$(p)/pyproject.toml)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv
+	$(UV) pip sync -q --python $(BIN)/python requirements.lock
+	$(UV) pip install -q --python $(BIN)/python --no-deps $(foreach p,$(LOCAL_PACKAGES),-e $(p))
+	touch $@
+
+install: $(VENV)/.installed
+
+backing-services: $(ENV_FILE)
+	@$(LOAD_ENV); bash scripts/ensure-backing-services.sh
+
+migrate: install backing-services
+	@$(LOAD_ENV); $(BIN)/cityline-migrate && $(BIN)/cityline-topology
+
+seed: migrate
+	@$(LOAD_ENV); $(BIN)/segment-service-taxonomy publish deploy/demo/itami-taxonomy.yaml
+
+up: seed
+	@$(LOAD_ENV); export PATH="$(CURDIR)/$(BIN):$$PATH"; \
+	echo; echo "  管理画面 (admin UI): http://127.0.0.1:$${ADMIN_UI_PORT:-8000}/"; \
+	echo "  LINE emulator:      http://127.0.0.1:$${LINE_EMULATOR_PORT:-8090}/_emulator/stats"; \
+	echo "  Ctrl-C stops everything."; echo; \
+	exec $(BIN)/honcho start -f Procfile -e $(ENV_FILE)
+
+test: install backing-services
+	@$(LOAD_ENV); $(BIN)/pytest $(TEST_PATHS) $(PYTEST_ARGS)
+
+test-unit: install
+	$(BIN)/pytest $(TEST_PATHS) -m "not integration and not e2e" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy $(MYPY_PACKAGES)
+
+bench: install backing-services
+	@$(LOAD_ENV); for b in bench/*/bench.py; do echo "== $$b" >&2; $(BIN)/python $$b || exit 1; done
+
+lock: $(BIN)/python
+	$(BIN)/python -m pip install -q uv
+	$(UV) pip compile -q requirements.in -o requirements.lock --python-version 3.11
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,106 @@
+"""The preference taxonomy (受信設定の選択肢): categories, districts, age bands, children's stages.
+
+A municipality describes its own taxonomy in a document (YAML in deploy/); this module validates
+it. Published taxonomies are versioned: residents' answers and segments name the version they
+were made against, so renaming a label never silently changes who receives what.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+MAX_LABEL = 40
+DIMENSIONS = ("categories", "districts", "age_bands", "child_stages")
+
+
+class InvalidTaxonomy(ValueError):
+    """The document cannot be published; the message lists every problem found."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    key: str
+    label: str
+    always_delivered: bool = False  # e.g. 防災: delivered whatever the resident chose
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    municipality_code: str
+    municipality_name: str
+    dimensions: dict[str, tuple[Choice, ...]]
+
+    def document(self) -> dict[str, Any]:
+        """Canonical JSON form (what is stored and hashed)."""
+        return {
+            "municipality": {"code": self.municipality_code, "name": self.municipality_name},
+            **{
+                name: [
+                    {"key": c.key, "label": c.label, **({"always_delivered": True} if c.always_delivered else {})}
+                    for c in choices
+                ]
+                for name, choices in self.dimensions.items()
+            },
+        }
+
+    def content_hash(self) -> str:
+        canonical = json.dumps(self.document(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def parse_taxonomy(raw: Any) -> Taxonomy:
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        raise InvalidTaxonomy("the taxonomy must be a mapping with municipality and categories")
+    municipality = raw.get("municipality")
+    code = name = ""
+    if not isinstance(municipality, dict):
+        problems.append("municipality: required, with code and name")
+    else:
+        code = str(municipality.get("code", ""))
+        name = str(municipality.get("name", ""))
+        if not re.fullmatch(r"\d{6}", code):
+            problems.append("municipality.code: the 6-digit 全国地方公共団体コード")
+        if not name.strip():
+            problems.append("municipality.name: required")
+    unknown = set(raw) - {"municipality", *DIMENSIONS, "name_en"}
+    if unknown:
+        problems.append(f"unknown sections: {', '.join(sorted(unknown))}")
+    dimensions: dict[str, tuple[Choice, ...]] = {}
+    for dimension in DIMENSIONS:
+        entries = raw.get(dimension, [])
+        if not isinstance(entries, list):
+            problems.append(f"{dimension}: must be a list")
+            continue
+        choices: list[Choice] = []
+        seen: set[str] = set()
+        for position, entry in enumerate(entries):
+            where = f"{dimension}[{position}]"
+            if not isinstance(entry, dict):
+                problems.append(f"{where}: must be a mapping with key and label")
+                continue
+            key, label = str(entry.get("key", "")), str(entry.get("label", "")).strip()
+            if not _KEY.match(key):
+                problems.append(f"{where}.key: 1-40 of a-z 0-9 _ - (got {key!r})")
+            elif key in seen:
+                problems.append(f"{where}.key: {key!r} is used twice")
+            seen.add(key)
+            if not label or len(label) > MAX_LABEL:
+                problems.append(f"{where}.label: 1-{MAX_LABEL} characters")
+            always = entry.get("always_delivered", False)
+            if not isinstance(always, bool):
+                problems.append(f"{where}.always_delivered: true or false")
+            if always and dimension != "categories":
+                problems.append(f"{where}.always_delivered: only categories can be always delivered")
+            choices.append(Choice(key, label, bool(always)))
+        dimensions[dimension] = tuple(choices)
+    if not dimensions.get("categories"):
+        problems.append("categories: at least one category is required")
+    if problems:
+        raise InvalidTaxonomy("; ".join(problems))
+    return Taxonomy(code, name, dimensions)

@@ -1,0 +1,112 @@
+"""segment-service's consumer and API against the real database and broker."""
+
+import json
+import threading
+import uuid
+
+import pytest
+from cityline_common.amqp import ConfirmingPublisher, OutboundMessage
+from cityline_common.amqp.topology import LINE_EVENTS, declare_with_url
+from cityline_common.settings import load_settings
+from segment_service.adapters.orm import plumbing, residents
+from segment_service.bootstrap import bootstrap
+from segment_service.config import Settings
+from segment_service.entrypoints.consumer import build_consumer
+from segment_service.entrypoints.flask_app import create_app
+from sqlalchemy import select
+
+from testsupport import drain, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def service(service_env):
+    service = bootstrap(load_settings(Settings))
+    with service.engine.begin() as connection:  # each test starts from an empty schema
+        connection.execute(residents.delete())
+        connection.execute(plumbing.outbox.delete())
+        connection.execute(plumbing.processed_messages.delete())
+    yield service
+    service.engine.dispose()
+
+
+def line_event(kind, user, timestamp):
+    event_id = str(uuid.uuid4())
+    event = {"type": kind, "mode": "active", "timestamp": timestamp, "webhookEventId": event_id,
+             "deliveryContext": {"isRedelivery": False}, "source": {"type": "user", "userId": user}}
+    body = json.dumps({"destination": "U" + "0" * 32, "webhookEventId": event_id, "event": event}).encode()
+    return OutboundMessage(exchange=LINE_EVENTS, routing_key=f"line.event.{kind}", body=body,
+                           message_id=event_id, type=f"line.webhook.{kind}")
+
+
+def test_follow_and_unfollow_update_residents_encrypted_with_outbox_events(service, amqp_url):
+    declare_with_url(amqp_url)
+    consumer = build_consumer(service)
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    publisher = ConfirmingPublisher(amqp_url)
+    publisher.start()
+    alice, bob = "U" + "a1" * 16, "U" + "b2" * 16
+    try:
+        follow = line_event("follow", alice, 1000)
+        publisher.publish_and_wait(follow)
+        publisher.publish_and_wait(follow)  # LINE redelivered it: still one resident, one event
+        publisher.publish_and_wait(line_event("follow", bob, 1000))
+        publisher.publish_and_wait(line_event("unfollow", bob, 2000))
+        publisher.publish_and_wait(line_event("follow", bob, 1500))  # late and older: ignored
+        wait_until(lambda: _counts(service) == {"following": 1, "blocked": 1},
+                   message="one following, one blocked")
+        publisher.publish_and_wait(OutboundMessage(exchange=LINE_EVENTS, routing_key="line.event.follow",
+                                                   body=b"not json", message_id="bad-1", type="x"))
+        dead = wait_until(lambda: drain(amqp_url, "segment.line-events.dlq", timeout=0.2), message="dead letter")
+        assert dead[0][1].headers["x-error"].startswith("body is not valid JSON")
+    finally:
+        publisher.close()
+        consumer.stop()
+        thread.join(10)
+
+    with service.engine.connect() as connection:
+        stored = connection.execute(select(residents)).all()
+        outbox = connection.execute(select(plumbing.outbox).order_by(plumbing.outbox.c.created_at)).all()
+    assert len(stored) == 2
+    for row in stored:  # the LINE user id is never stored in clear
+        assert alice not in row.line_user_id_ct and bob not in row.line_user_id_ct
+        assert row.line_user_id_ct.startswith("v1:test2:")
+    assert [row.routing_key for row in outbox] == [
+        "segment.resident.followed", "segment.resident.followed", "segment.resident.unfollowed"
+    ]
+    assert {row.payload["lineUserId"] for row in outbox} == {alice, bob}
+
+
+def _counts(service):
+    from segment_service.service_layer.views import resident_counts
+
+    return resident_counts(service.uow())
+
+
+def test_taxonomy_api_versions_and_validates(service):
+    client = create_app(service).test_client()
+    document = {"municipality": {"code": "282073", "name": "伊丹市"},
+                "categories": [{"key": f"c{uuid.uuid4().hex[:6]}", "label": "防災"}]}
+    created = client.post("/internal/taxonomy", json=document)
+    assert created.status_code == 201
+    again = client.post("/internal/taxonomy", json=document)
+    assert again.status_code == 200 and again.json["version"] == created.json["version"]
+    current = client.get("/internal/taxonomy").json
+    assert current["version"] == created.json["version"]
+    assert current["taxonomy"]["categories"] == document["categories"]
+    bad = client.post("/internal/taxonomy", json={"municipality": {"code": "1"}})
+    assert bad.status_code == 400 and "municipality.code" in bad.json["reason"]
+    assert client.post("/internal/taxonomy", data="nope", content_type="text/plain").status_code == 400
+    assert client.get("/internal/taxonomy").json["version"] == created.json["version"]
+
+
+def test_health_readiness_and_metrics(service):
+    client = create_app(service).test_client()
+    assert client.get("/healthz").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json["checks"] == {"database": "ok", "broker": "ok"}
+    client.get("/internal/residents/stats")
+    metrics = client.get("/metrics").data.decode()
+    assert 'cityline_http_requests_total{code="200",method="GET",route="/internal/residents/stats"' in metrics
