@@ -54,53 +54,56 @@ class Taxonomy:
 
 
 def parse_taxonomy(raw: Any) -> Taxonomy:
-    problems: list[str] = []
     if not isinstance(raw, dict):
         raise InvalidTaxonomy("the taxonomy must be a mapping with municipality and categories")
-    municipality = raw.get("municipality")
-    code = name = ""
-    if not isinstance(municipality, dict):
-        problems.append("municipality: required, with code and name")
-    else:
-        code = str(municipality.get("code", ""))
-        name = str(municipality.get("name", ""))
-        if not re.fullmatch(r"\d{6}", code):
-            problems.append("municipality.code: the 6-digit 全国地方公共団体コード")
-        if not name.strip():
-            problems.append("municipality.name: required")
+    problems: list[str] = []
+    code, name = _municipality(raw.get("municipality"), problems)
     unknown = set(raw) - {"municipality", *DIMENSIONS, "name_en"}
     if unknown:
         problems.append(f"unknown sections: {', '.join(sorted(unknown))}")
-    dimensions: dict[str, tuple[Choice, ...]] = {}
-    for dimension in DIMENSIONS:
-        entries = raw.get(dimension, [])
-        if not isinstance(entries, list):
-            problems.append(f"{dimension}: must be a list")
-            continue
-        choices: list[Choice] = []
-        seen: set[str] = set()
-        for position, entry in enumerate(entries):
-            where = f"{dimension}[{position}]"
-            if not isinstance(entry, dict):
-                problems.append(f"{where}: must be a mapping with key and label")
-                continue
-            key, label = str(entry.get("key", "")), str(entry.get("label", "")).strip()
-            if not _KEY.match(key):
-                problems.append(f"{where}.key: 1-40 of a-z 0-9 _ - (got {key!r})")
-            elif key in seen:
-                problems.append(f"{where}.key: {key!r} is used twice")
-            seen.add(key)
-            if not label or len(label) > MAX_LABEL:
-                problems.append(f"{where}.label: 1-{MAX_LABEL} characters")
-            always = entry.get("always_delivered", False)
-            if not isinstance(always, bool):
-                problems.append(f"{where}.always_delivered: true or false")
-            if always and dimension != "categories":
-                problems.append(f"{where}.always_delivered: only categories can be always delivered")
-            choices.append(Choice(key, label, bool(always)))
-        dimensions[dimension] = tuple(choices)
-    if not dimensions.get("categories"):
+    dimensions = {dimension: _choices(dimension, raw.get(dimension, []), problems) for dimension in DIMENSIONS}
+    if not dimensions["categories"]:
         problems.append("categories: at least one category is required")
     if problems:
         raise InvalidTaxonomy("; ".join(problems))
     return Taxonomy(code, name, dimensions)
+
+
+def _municipality(raw: Any, problems: list[str]) -> tuple[str, str]:
+    if not isinstance(raw, dict):
+        problems.append("municipality: required, with code and name")
+        return "", ""
+    code, name = str(raw.get("code", "")), str(raw.get("name", ""))
+    if not re.fullmatch(r"\d{6}", code):
+        problems.append("municipality.code: the 6-digit 全国地方公共団体コード")
+    if not name.strip():
+        problems.append("municipality.name: required")
+    return code, name
+
+
+def _choices(dimension: str, entries: Any, problems: list[str]) -> tuple[Choice, ...]:
+    if not isinstance(entries, list):
+        problems.append(f"{dimension}: must be a list")
+        return ()
+    choices: list[Choice] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(entries):
+        where = f"{dimension}[{position}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: must be a mapping with key and label")
+            continue
+        key, label = str(entry.get("key", "")), str(entry.get("label", "")).strip()
+        always = entry.get("always_delivered", False)
+        if not _KEY.match(key):
+            problems.append(f"{where}.key: 1-40 of a-z 0-9 _ - (got {key!r})")
+        elif key in seen:
+            problems.append(f"{where}.key: {key!r} is used twice")
+        seen.add(key)
+        if not label or len(label) > MAX_LABEL:
+            problems.append(f"{where}.label: 1-{MAX_LABEL} characters")
+        if not isinstance(always, bool):
+            problems.append(f"{where}.always_delivered: true or false")
+        elif always and dimension != "categories":
+            problems.append(f"{where}.always_delivered: only categories can be always delivered")
+        choices.append(Choice(key, label, always is True))
+    return tuple(choices)
