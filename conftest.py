@@ -18,17 +18,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from testsupport import TEST_KEYS
+
 ADMIN_DATABASE_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql+psycopg2://cityline:cityline@127.0.0.1:5432/postgres")
 AMQP_BASE = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
-TEST_KEYS = {
-    # Fixed keys for tests only (32 repeated bytes each); never used outside tests.
-    "FIELD_ENCRYPTION_KEYS": (
-        "test2:MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE,test1:MjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjI"
-    ),
-    "BLIND_INDEX_KEY": "MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM",
-    "LINE_CHANNEL_SECRET": "8c570fa6dd201bb328f1c1eac23a96d8",
-    "LINE_CHANNEL_ACCESS_TOKEN": "test-channel-access-token",
-}
 
 
 def _rabbitmqctl(*args: str) -> None:

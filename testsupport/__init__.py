@@ -7,6 +7,16 @@ import time
 import pika
 import pytest
 
+TEST_KEYS = {
+    # Fixed keys for tests only (32 repeated bytes each); never used outside tests.
+    "FIELD_ENCRYPTION_KEYS": (
+        "test2:MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE,test1:MjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjI"
+    ),
+    "BLIND_INDEX_KEY": "MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM",
+    "LINE_CHANNEL_SECRET": "8c570fa6dd201bb328f1c1eac23a96d8",
+    "LINE_CHANNEL_ACCESS_TOKEN": "test-channel-access-token",
+}
+
 
 def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):  # type: ignore[no-untyped-def]
     """Poll ``predicate`` until it returns a truthy value; fail the test with ``message`` otherwise."""

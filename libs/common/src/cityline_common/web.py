@@ -14,6 +14,7 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from cityline_common.metrics import HTTP_DURATION, HTTP_REQUESTS, render_latest
+from cityline_common.tracing import setup_tracing
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,8 @@ def create_base_app(
         log.exception("unhandled error", extra={"path": request.path})
         return jsonify(error="Internal Server Error", reason="unexpected error; see server logs"), 500
 
+    # Apps are created inside gunicorn workers (no preload), so the export thread is fork-safe here.
+    setup_tracing(service)
     try:
         from opentelemetry.instrumentation.flask import FlaskInstrumentor
 

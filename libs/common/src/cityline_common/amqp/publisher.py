@@ -180,7 +180,8 @@ class ConfirmingPublisher:
         # A channel error (e.g. a missing exchange) ends the channel; start clean on a new connection.
         self._ready.clear()
         self._channel = None
-        log.warning("publisher channel closed", extra={"reason": str(reason)[:200]})
+        if not self._stopping.is_set():
+            log.warning("publisher channel closed", extra={"reason": str(reason)[:200]})
         self._fail_pending(f"channel closed: {reason}")
         if self._connection is not None and self._connection.is_open:
             self._connection.close()

@@ -1,0 +1,84 @@
+"""A signed follow webhook travels ingress-webhook → RabbitMQ → segment-service → outbox → RabbitMQ.
+
+Every hop is the real process as `make up` runs it (gunicorn apps, the consumer, the relay).
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+
+import pika
+import pytest
+import requests
+from cityline_common.amqp.topology import CITY_EVENTS, declare_with_url
+
+from testsupport import TEST_KEYS, drain, wait_until
+from testsupport.processes import RunningProcess, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack(migrated_database_url, amqp_url):
+    declare_with_url(amqp_url)
+    ingress_port, segment_port = free_port(), free_port()
+    env = {"DATABASE_URL": migrated_database_url, "AMQP_URL": amqp_url, "LOG_FORMAT": "text", **TEST_KEYS,
+           "INGRESS_WEBHOOK_PORT": str(ingress_port), "SEGMENT_SERVICE_PORT": str(segment_port)}
+    processes = [
+        RunningProcess("ingress", ["scripts/serve.sh", "ingress_webhook"], env,
+                       f"http://127.0.0.1:{ingress_port}/readyz"),
+        RunningProcess("segment", ["scripts/serve.sh", "segment_service"], env,
+                       f"http://127.0.0.1:{segment_port}/readyz"),
+        RunningProcess("segment-consumer", ["segment-service-consumer"], env),
+        RunningProcess("relay", ["cityline-outbox-relay", "segment"], env),
+    ]
+    try:
+        for process in processes:
+            process.start()
+        yield {"ingress": f"http://127.0.0.1:{ingress_port}", "segment": f"http://127.0.0.1:{segment_port}"}
+    finally:
+        for process in processes:
+            process.stop()
+        for process in processes:
+            print(f"--- {process.name} ---\n{process.output()}")
+
+
+def signed_post(url, payload):
+    body = json.dumps(payload).encode()
+    signature = base64.b64encode(
+        hmac.new(TEST_KEYS["LINE_CHANNEL_SECRET"].encode(), body, hashlib.sha256).digest()
+    ).decode()
+    return requests.post(url, data=body, headers={"X-Line-Signature": signature,
+                                                  "Content-Type": "application/json"}, timeout=5)
+
+
+def test_follow_reaches_segment_service_and_its_event_leaves_through_the_outbox(stack, amqp_url):
+    tap = f"tap-{uuid.uuid4().hex[:6]}"
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    channel.queue_declare(tap, durable=True, arguments={"x-queue-type": "quorum"})
+    channel.queue_bind(tap, CITY_EVENTS, "segment.resident.#")
+    connection.close()
+
+    before = requests.get(f"{stack['segment']}/internal/residents/stats", timeout=5).json()
+    user = "U" + uuid.uuid4().hex
+    follow = {"type": "follow", "mode": "active", "timestamp": 1764000000000, "webhookEventId": uuid.uuid4().hex,
+              "deliveryContext": {"isRedelivery": False}, "replyToken": "r" * 32,
+              "source": {"type": "user", "userId": user}, "follow": {"isUnblocked": False}}
+    response = signed_post(f"{stack['ingress']}/callback", {"destination": "U" + "d" * 32, "events": [follow]})
+    assert response.status_code == 200
+
+    wait_until(
+        lambda: requests.get(f"{stack['segment']}/internal/residents/stats", timeout=5).json()["following"]
+        == before["following"] + 1,
+        message="segment-service to record the follow",
+    )
+    events = wait_until(lambda: drain(amqp_url, tap, timeout=0.5), message="ResidentFollowed on city.events")
+    [(method, properties, body)] = events
+    assert method.routing_key == "segment.resident.followed"
+    assert json.loads(body)["lineUserId"] == user
+    assert properties.type == "segment.ResidentFollowed"
+    # The trace that started at the webhook request continues through the outbox hop.
+    assert properties.headers.get("traceparent")
