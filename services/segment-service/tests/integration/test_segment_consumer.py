@@ -4,6 +4,7 @@ import json
 import threading
 import uuid
 
+import pika
 import pytest
 from cityline_common.amqp import ConfirmingPublisher, OutboundMessage
 from cityline_common.amqp.topology import LINE_EVENTS, declare_with_url
@@ -21,7 +22,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def service(service_env):
+def service(service_env, amqp_url):
+    declare_with_url(amqp_url)
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    connection.channel().queue_purge("segment.line-events")  # other tests' events are not ours
+    connection.close()
     service = bootstrap(load_settings(Settings))
     with service.engine.begin() as connection:  # each test starts from an empty schema
         connection.execute(residents.delete())
