@@ -5,11 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
-LOCAL_PACKAGES := libs/common services/ingress-webhook services/segment-service \
-	services/richmenu-service services/dispatcher services/admin-ui tools/line-emulator
-MYPY_PACKAGES := -p cityline_common -p ingress_webhook -p segment_service -p richmenu_service \
-	-p dispatcher -p admin_ui -p line_emulator
-TEST_PATHS := libs/common/tests services tools/line-emulator/tests tests
+# Every installable package of the repository, found by its pyproject.toml.
+LOCAL_PACKAGES := $(patsubst %/pyproject.toml,%,$(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml))
+MYPY_PACKAGES := $(foreach d,$(filter-out %.egg-info,$(wildcard $(addsuffix /src/*,$(LOCAL_PACKAGES)))),-p $(notdir $(d)))
+TEST_PATHS := $(wildcard libs/*/tests services/*/tests tools/*/tests) tests
 # Settings: .env (created from .env.example) unless the environment already says otherwise.
 ENV_FILE := .env
 LOAD_ENV = set -a; [ -f $(ENV_FILE) ] && . ./$(ENV_FILE); set +a

@@ -72,13 +72,13 @@ def plumbing_tables(metadata: MetaData) -> PlumbingTables:
     outbox = Table(
         "outbox",
         metadata,
-        Column("id", UUID(as_uuid=True), primary_key=True, comment="also the AMQP message_id"),
+        Column("id", UUID(as_uuid=True), primary_key=True),  # also the AMQP message_id
         Column("exchange", String(200), nullable=False),
         Column("routing_key", String(255), nullable=False),
         Column("type", String(200), nullable=False),
         Column("payload", JSONB, nullable=False),
-        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb"),
-               comment="W3C trace context captured when the row was written"),
+        # W3C trace context captured when the row was written.
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("available_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("attempts", Integer, nullable=False, server_default=text("0")),
