@@ -1,7 +1,6 @@
-from pydantic import SecretStr
-
 from cityline_common.line_client import line_clients
 from cityline_common.settings import LineSettings
+from pydantic import SecretStr
 
 
 def test_every_client_points_at_the_configured_hosts():

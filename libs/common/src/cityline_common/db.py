@@ -37,10 +37,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from cityline_common.tracing import inject_headers
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, echo: bool = False) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    echo: bool = False,
+    connect_args: dict[str, Any] | None = None,
+) -> Engine:
     engine = create_engine(
         url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, echo=echo,
-        pool_recycle=1800,
+        pool_recycle=1800, connect_args=connect_args or {},
     )
     try:
         from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
@@ -72,7 +79,10 @@ def plumbing_tables(metadata: MetaData) -> PlumbingTables:
     outbox = Table(
         "outbox",
         metadata,
-        Column("id", UUID(as_uuid=True), primary_key=True),  # also the AMQP message_id
+        Column("id", UUID(as_uuid=True), primary_key=True),
+        # The AMQP message_id consumers de-duplicate on: the row id, or an id the event already has
+        # (a LINE webhookEventId spooled by ingress-webhook).
+        Column("message_id", String(200), nullable=False),
         Column("exchange", String(200), nullable=False),
         Column("routing_key", String(255), nullable=False),
         Column("type", String(200), nullable=False),
@@ -137,19 +147,22 @@ class UnitOfWork:
         routing_key: str,
         type: str,
         payload: dict[str, Any],
-        message_id: uuid.UUID | None = None,
+        message_id: str | None = None,
+        headers: dict[str, Any] | None = None,
         available_at: datetime | None = None,
-    ) -> uuid.UUID:
+    ) -> str:
         """Add an outbox row in this transaction; returns the message id consumers will see."""
-        message_id = message_id or uuid.uuid4()
+        row_id = uuid.uuid4()
+        message_id = message_id or str(row_id)
         values: dict[str, Any] = {
-            "id": message_id,
+            "id": row_id,
+            "message_id": message_id,
             "exchange": exchange,
             "routing_key": routing_key,
             "type": type,
             # Round-trip through json so a payload that cannot be serialised fails here, at write time.
             "payload": json.loads(json.dumps(payload, ensure_ascii=False)),
-            "headers": inject_headers(),
+            "headers": inject_headers(headers),
         }
         if available_at is not None:
             values["available_at"] = available_at

@@ -142,6 +142,7 @@ def create_plumbing_v1(schema: str) -> None:
     op.create_table(
         "outbox",
         sa.Column("id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("message_id", sa.String(200), nullable=False),
         sa.Column("exchange", sa.String(200), nullable=False),
         sa.Column("routing_key", sa.String(255), nullable=False),
         sa.Column("type", sa.String(200), nullable=False),

@@ -102,7 +102,7 @@ class OutboxRelay:
                             available_at=now + delay)
                 )
                 log.warning("outbox publish failed; will retry",
-                            extra={"schema": self._schema, "message_id": str(row.id), "attempt": row.attempts + 1,
+                            extra={"schema": self._schema, "message_id": row.message_id, "attempt": row.attempts + 1,
                                    "error": str(error)[:200]})
         OUTBOX_PUBLISHED.labels(self._schema, "confirmed").inc(len(sent))
         OUTBOX_PUBLISHED.labels(self._schema, "failed").inc(len(rows) - len(sent))
@@ -148,7 +148,7 @@ class OutboxRelay:
             exchange=row.exchange,
             routing_key=row.routing_key,
             body=json.dumps(row.payload, ensure_ascii=False).encode(),
-            message_id=str(row.id),
+            message_id=row.message_id,
             type=row.type,
             headers={**(row.headers or {}), "x-outbox-created-at": row.created_at.isoformat()},
             timestamp=int(row.created_at.timestamp()),

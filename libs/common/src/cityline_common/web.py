@@ -25,9 +25,16 @@ _UNINSTRUMENTED = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def create_base_app(
-    service: str, readiness_checks: Mapping[str, ReadinessCheck], import_name: str | None = None
+    service: str,
+    readiness_checks: Mapping[str, ReadinessCheck],
+    import_name: str | None = None,
+    informational_checks: Mapping[str, ReadinessCheck] | None = None,
 ) -> Flask:
-    """``import_name`` is the service package, so Flask finds its templates and static files."""
+    """``import_name`` is the service package, so Flask finds its templates and static files.
+
+    ``readiness_checks`` must all pass for /readyz to answer 200; ``informational_checks`` are
+    reported but do not take the instance out of service (a dependency it can work without).
+    """
     app = Flask(import_name or __name__)
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -40,12 +47,12 @@ def create_base_app(
     def readyz() -> tuple[Response, int]:
         results: dict[str, str] = {}
         ready = True
-        for name, check in readiness_checks.items():
+        for name, check in {**(informational_checks or {}), **readiness_checks}.items():
             try:
                 check()
                 results[name] = "ok"
             except Exception as exc:  # readiness reports any failure, it never raises
-                ready = False
+                ready = ready and name not in readiness_checks
                 results[name] = f"unavailable: {type(exc).__name__}"
                 log.warning("readiness check failed", extra={"check": name, "error": str(exc)[:200]})
         return jsonify(status="ok" if ready else "unavailable", checks=results), 200 if ready else 503

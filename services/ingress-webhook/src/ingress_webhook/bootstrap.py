@@ -1,28 +1,43 @@
-"""Wires ingress-webhook: one confirming publisher per worker process, created after fork."""
+"""Wires ingress-webhook: one confirming publisher and one database pool per worker process."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property
 
 from cityline_common.amqp import ConfirmingPublisher, OutboundMessage, PublishError
+from cityline_common.db import make_engine, session_factory
+from sqlalchemy import Engine
 
 from ingress_webhook.config import Settings
 from ingress_webhook.service_layer import handlers
+from ingress_webhook.service_layer.unit_of_work import IngressUnitOfWork
 
 
 @dataclass
 class IngressService:
     settings: Settings
     publisher: ConfirmingPublisher
+    engine: Engine
 
     def publish_all(self, messages: Sequence[OutboundMessage]) -> list[PublishError | None]:
         return self.publisher.publish_all(messages, timeout=self.settings.publish_timeout_seconds)
 
+    def uow(self) -> IngressUnitOfWork:
+        return IngressUnitOfWork(session_factory(self.engine))
+
     def accept(self, body: bytes, signatures: list[str]) -> handlers.Result:
-        secret = self.settings.line_channel_secret.get_secret_value().encode()
-        return handlers.accept_webhook(body, signatures, secret, partial(IngressService.publish_all, self))
+        return handlers.accept_webhook(body, signatures, self.ingress)
+
+    @cached_property
+    def ingress(self) -> handlers.Ingress:
+        return handlers.Ingress(
+            channel_secret=self.settings.line_channel_secret.get_secret_value().encode(),
+            publish_all=self.publish_all,
+            uow_factory=self.uow,
+            spool=self.settings.webhook_spool == "postgres",
+        )
 
 
 def bootstrap(settings: Settings, publisher: ConfirmingPublisher | None = None) -> IngressService:
@@ -30,4 +45,13 @@ def bootstrap(settings: Settings, publisher: ConfirmingPublisher | None = None) 
         publisher = ConfirmingPublisher(settings.amqp_url, name="ingress-webhook",
                                         heartbeat=settings.amqp_heartbeat_seconds)
         publisher.start(wait=5.0)
-    return IngressService(settings=settings, publisher=publisher)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=0,
+        # The de-duplication record may lose its last few ms in a database crash: the cost is a
+        # duplicate that idempotent consumers absorb, the gain is no fsync wait per webhook. Spooled
+        # events are written with a synchronous commit (see handlers).
+        connect_args={"connect_timeout": 2, "options": "-c synchronous_commit=off -c statement_timeout=1500"},
+    )
+    return IngressService(settings=settings, publisher=publisher, engine=engine)

@@ -1,24 +1,31 @@
-"""POST /callback against the real broker."""
+"""POST /callback against the real broker and database."""
 
 import base64
 import hashlib
 import hmac
+import io
 import json
+import threading
 import uuid
 
 import pika
 import pytest
 from cityline_common.amqp import ConfirmingPublisher
 from cityline_common.amqp.topology import LINE_EVENTS, declare_with_url
+from cityline_common.relay import OutboxRelay
 from cityline_common.settings import load_settings
+from ingress_webhook.adapters.orm import plumbing, webhook_events_seen
 from ingress_webhook.bootstrap import bootstrap
 from ingress_webhook.config import Settings
 from ingress_webhook.entrypoints.flask_app import create_app
+from ingress_webhook.entrypoints.housekeeping import sweep
+from sqlalchemy import func, select
 
 from testsupport import drain
 
 pytestmark = pytest.mark.integration
 SECRET = b"8c570fa6dd201bb328f1c1eac23a96d8"
+NO_BROKER = "amqp://guest:guest@127.0.0.1:1/%2F"
 
 
 def sign(body: bytes) -> str:
@@ -39,11 +46,24 @@ def tap(amqp_url):
     connection.close()
 
 
+def make_service(**env_overrides):
+    settings = load_settings(Settings, **env_overrides)
+    publisher = ConfirmingPublisher(settings.amqp_url)
+    publisher.start(wait=2.0 if settings.amqp_url != NO_BROKER else 0.2)
+    return bootstrap(settings, publisher)
+
+
 @pytest.fixture
-def client(service_env):
-    service = bootstrap(load_settings(Settings))
-    yield create_app(service).test_client()
+def service(service_env):
+    service = make_service()
+    yield service
     service.publisher.close()
+    service.engine.dispose()
+
+
+@pytest.fixture
+def client(service):
+    return create_app(service).test_client()
 
 
 def webhook(*events):
@@ -51,24 +71,49 @@ def webhook(*events):
 
 
 def event(kind, **extra):
-    return {"type": kind, "mode": "active", "timestamp": 1700000000000, "webhookEventId": str(uuid.uuid4()),
+    return {"type": kind, "mode": "active", "timestamp": 1700000000000, "webhookEventId": uuid.uuid4().hex[:26],
             "deliveryContext": {"isRedelivery": False}, "source": {"type": "user", "userId": "U" + "2" * 32},
             **extra}
+
+
+def post(client, body, **headers):
+    return client.post("/callback", data=body, headers={"X-Line-Signature": sign(body),
+                                                        "Content-Type": "application/json", **headers})
 
 
 def test_signed_events_are_published_before_200(client, tap, amqp_url):
     events = [event("follow", follow={"isUnblocked": False}), event("message", message={"type": "text", "id": "1",
               "text": "こんにちは", "quoteToken": "q"}), event("somethingNew", whatever=1)]
-    body = webhook(*events)
-    response = client.post("/callback", data=body, headers={"x-line-signature": sign(body),
-                                                            "Content-Type": "application/json"})
-    assert response.status_code == 200
+    assert post(client, webhook(*events)).status_code == 200
     got = drain(amqp_url, tap)
     assert [(m.routing_key, p.message_id) for m, p, _ in got] == [
         (f"line.event.{e['type']}", e["webhookEventId"]) for e in events
     ]
     assert [json.loads(b)["event"] for _, _, b in got] == events
     assert all(p.delivery_mode == 2 and "traceparent" in p.headers for _, p, _ in got)
+
+
+def test_redeliveries_and_duplicates_collapse_to_one_message(client, tap, amqp_url):
+    first = event("follow")
+    redelivered = {**first, "deliveryContext": {"isRedelivery": True}}
+    other = event("unfollow")
+    assert post(client, webhook(first)).status_code == 200
+    assert post(client, webhook(redelivered)).status_code == 200
+    assert post(client, webhook(first, other, other)).status_code == 200  # a repeat inside one request too
+    got = drain(amqp_url, tap)
+    assert sorted(p.message_id for _, p, _ in got) == sorted([first["webhookEventId"], other["webhookEventId"]])
+
+
+def test_concurrent_duplicates_publish_once(client, service, tap, amqp_url):
+    same = webhook(event("postback", postback={"data": "a=1"}))
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(post(client, same).status_code)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [200] * 8
+    assert len(drain(amqp_url, tap)) == 1
 
 
 @pytest.mark.parametrize(
@@ -88,29 +133,114 @@ def test_tampered_body_and_duplicate_signature_headers(client, tap, amqp_url):
     assert client.post("/callback", data=tampered, headers={"X-Line-Signature": sign(body)}).status_code == 401
     both = [("X-Line-Signature", sign(body)), ("x-line-signature", sign(body))]
     assert client.post("/callback", data=body, headers=both).status_code == 401
-    assert drain(amqp_url, tap, timeout=0.3) == []
+    any_case = client.post("/callback", data=body, headers={"x-LINE-signature": sign(body)})
+    assert any_case.status_code == 200  # header names are case-insensitive
+    assert len(drain(amqp_url, tap)) == 1
 
 
 def test_signed_garbage_is_400_with_a_reason(client, tap, amqp_url):
     body = b'{"destination": "U1", "events": [{"type": "follow"}]}'
-    response = client.post("/callback", data=body, headers={"X-Line-Signature": sign(body)})
+    response = post(client, body)
     assert response.status_code == 400 and "webhookEventId" in response.json["reason"]
     assert drain(amqp_url, tap, timeout=0.3) == []
 
 
-def test_oversized_body_is_413(client, tap, amqp_url):
+def test_oversized_body_is_413_even_when_chunked(client, tap, amqp_url):
     body = webhook(event("message", padding="x" * 2_000_000))
-    assert client.post("/callback", data=body, headers={"X-Line-Signature": sign(body)}).status_code == 413
+    assert post(client, body).status_code == 413
+
+    # A chunked body has no Content-Length; the server (gunicorn) marks the stream as terminated and
+    # the limit applies while reading.
+    chunked = client.post("/callback", input_stream=io.BytesIO(body),
+                          headers={"X-Line-Signature": sign(body), "Transfer-Encoding": "chunked"},
+                          environ_overrides={"wsgi.input_terminated": True})
+    assert chunked.status_code == 413
     assert drain(amqp_url, tap, timeout=0.3) == []
 
 
-def test_broker_down_answers_503(service_env, monkeypatch):
-    monkeypatch.setenv("AMQP_URL", "amqp://guest:guest@127.0.0.1:1/%2F")
-    settings = load_settings(Settings)
-    publisher = ConfirmingPublisher(settings.amqp_url)
-    publisher.start(wait=0.2)
-    client = create_app(bootstrap(settings, publisher)).test_client()
+def test_verify_ping_is_200_and_publishes_nothing(client, tap, amqp_url):
+    body = b'{"destination":"U8e742f61d673b39c7fff3cecb7536ef0","events":[]}'
+    assert client.post("/callback", data=body, headers={"X-Line-Signature": sign(body)}).status_code == 200
+    assert drain(amqp_url, tap, timeout=0.3) == []
+
+
+def test_broker_down_without_spool_is_503_and_the_redelivery_is_taken_later(service_env, tap, amqp_url):
+    down = make_service(amqp_url=NO_BROKER, webhook_spool="off")
     body = webhook(event("follow"))
-    assert client.post("/callback", data=body, headers={"X-Line-Signature": sign(body)}).status_code == 503
-    assert client.get("/readyz").status_code == 503
-    publisher.close()
+    try:
+        client = create_app(down).test_client()
+        assert post(client, body).status_code == 503
+        assert client.get("/readyz").status_code == 503
+    finally:
+        down.publisher.close()
+        down.engine.dispose()
+    up = make_service()
+    try:
+        # The failed attempt did not keep its claim: LINE's redelivery goes through.
+        assert post(create_app(up).test_client(), body).status_code == 200
+    finally:
+        up.publisher.close()
+        up.engine.dispose()
+    assert len(drain(amqp_url, tap)) == 1
+
+
+def test_broker_down_with_spool_is_200_and_the_relay_delivers_later(service_env, tap, amqp_url):
+    down = make_service(amqp_url=NO_BROKER)
+    events = [event("follow"), event("message", message={"type": "text", "id": "9", "text": "避難所は？"})]
+    try:
+        client = create_app(down).test_client()
+        assert post(client, webhook(*events)).status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json["checks"]["broker"].startswith("unavailable")
+        with down.engine.connect() as connection:
+            spooled = connection.execute(select(func.count()).select_from(plumbing.outbox)
+                                         .where(plumbing.outbox.c.published_at.is_(None))).scalar_one()
+        assert spooled == 2
+    finally:
+        down.publisher.close()
+        down.engine.dispose()
+    assert drain(amqp_url, tap, timeout=0.3) == []
+    up = make_service()
+    try:
+        while OutboxRelay(up.engine, plumbing, up.publisher).run_once():
+            pass
+    finally:
+        up.publisher.close()
+        up.engine.dispose()
+    got = drain(amqp_url, tap)
+    assert [p.message_id for _, p, _ in got] == [e["webhookEventId"] for e in events]
+    assert [json.loads(b)["event"] for _, _, b in got] == events
+    assert got[0][0].routing_key == "line.event.follow"
+
+
+def test_database_down_still_publishes(service_env, tap, amqp_url):
+    no_db = make_service(database_url="postgresql://nobody@127.0.0.1:1/none")
+    try:
+        assert post(create_app(no_db).test_client(), webhook(event("follow"))).status_code == 200
+    finally:
+        no_db.publisher.close()
+    assert len(drain(amqp_url, tap)) == 1
+
+
+def test_metrics_count_outcomes(client):
+    post(client, webhook(event("follow")))
+    client.post("/callback", data=b"{}", headers={"X-Line-Signature": "bad"})
+    text = client.get("/metrics").data.decode()
+    assert 'cityline_webhook_requests_total{outcome="accepted"}' in text
+    assert 'cityline_webhook_signature_failures_total{reason="invalid"}' in text
+    assert 'cityline_webhook_events_total{type="follow"}' in text
+    assert "cityline_webhook_publish_duration_seconds_bucket" in text
+
+
+def test_housekeeping_forgets_only_ids_outside_the_window(service):
+    from datetime import timedelta
+
+    old, recent = f"old-{uuid.uuid4().hex[:8]}", f"new-{uuid.uuid4().hex[:8]}"
+    with service.engine.begin() as connection:
+        connection.execute(webhook_events_seen.insert().values(webhook_event_id=old,
+                                                               received_at=func.now() - timedelta(days=4)))
+        connection.execute(webhook_events_seen.insert().values(webhook_event_id=recent))
+    assert sweep(service.uow, timedelta(hours=72)) >= 1
+    with service.engine.connect() as connection:
+        left = set(connection.execute(select(webhook_events_seen.c.webhook_event_id)).scalars())
+    assert recent in left and old not in left

@@ -1,18 +1,9 @@
-import base64
-import hashlib
-import hmac
 import json
 
 import pytest
-from cityline_common.amqp import BrokerUnavailable
 from ingress_webhook.domain.webhook import InvalidWebhook, parse_webhook, signature_valid
-from ingress_webhook.service_layer.handlers import Outcome, accept_webhook
 
 SECRET = b"8c570fa6dd201bb328f1c1eac23a96d8"
-
-
-def sign(body: bytes) -> str:
-    return base64.b64encode(hmac.new(SECRET, body, hashlib.sha256).digest()).decode()
 
 
 def test_line_documented_test_vector():
@@ -52,48 +43,3 @@ def test_standby_and_redelivery_are_marked():
 def test_malformed_bodies_are_rejected_with_a_reason(body):
     with pytest.raises(InvalidWebhook):
         parse_webhook(body)
-
-
-class RecordingBroker:
-    """Stands in for the broker port in unit tests; the integration tests use RabbitMQ itself."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.fail = fail
-        self.published = []
-
-    def __call__(self, messages):
-        if self.fail:
-            return [BrokerUnavailable("down") for _ in messages]
-        self.published.extend(messages)
-        return [None for _ in messages]
-
-
-def test_accept_publishes_each_event_with_its_id():
-    body = json.dumps({"destination": "Ubot", "events": [event(event_id="A"), event("message", event_id="B")]}).encode()
-    broker = RecordingBroker()
-    result = accept_webhook(body, [sign(body)], SECRET, broker)
-    assert result.outcome is Outcome.ACCEPTED and result.events == 2
-    assert [(m.message_id, m.routing_key) for m in broker.published] == [("A", "line.event.follow"),
-                                                                          ("B", "line.event.message")]
-
-
-@pytest.mark.parametrize(
-    ("signatures", "outcome"),
-    [([], Outcome.SIGNATURE_MISSING), (["AAAA"], Outcome.SIGNATURE_INVALID), (["x", "y"], Outcome.SIGNATURE_INVALID)],
-)
-def test_bad_signatures_never_publish(signatures, outcome):
-    body = json.dumps({"destination": "Ubot", "events": [event()]}).encode()
-    broker = RecordingBroker()
-    assert accept_webhook(body, signatures, SECRET, broker).outcome is outcome
-    assert broker.published == []
-
-
-def test_broker_down_is_unavailable():
-    body = json.dumps({"destination": "Ubot", "events": [event()]}).encode()
-    assert accept_webhook(body, [sign(body)], SECRET, RecordingBroker(fail=True)).outcome is Outcome.UNAVAILABLE
-
-
-def test_verify_ping_publishes_nothing():
-    body = b'{"destination":"U8e742f61d673b39c7fff3cecb7536ef0","events":[]}'
-    broker = RecordingBroker(fail=True)
-    assert accept_webhook(body, [sign(body)], SECRET, broker).outcome is Outcome.ACCEPTED

@@ -17,6 +17,14 @@ from typing import Any
 
 _EVENT_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
+# Event types of LINE's webhook.yml (plus messageEdited, 2026). Others still pass through under their
+# own routing key; this list only keeps metric labels bounded.
+KNOWN_EVENT_TYPES = frozenset({
+    "message", "messageEdited", "unsend", "follow", "unfollow", "join", "leave", "memberJoined", "memberLeft",
+    "postback", "videoPlayComplete", "beacon", "accountLink", "membership", "module", "activated",
+    "deactivated", "botSuspended", "botResumed", "delivery",
+})
+
 
 class InvalidWebhook(ValueError):
     """The body is signed correctly but is not a LINE webhook request we can forward."""
@@ -42,20 +50,23 @@ class EventEnvelope:
     def routing_key(self) -> str:
         return f"line.event.{self.event_type}"
 
+    @property
+    def metric_type(self) -> str:
+        return self.event_type if self.event_type in KNOWN_EVENT_TYPES else "other"
+
     def body(self) -> bytes:
-        return json.dumps(
-            {
-                "destination": self.destination,
-                "webhookEventId": self.webhook_event_id,
-                "isRedelivery": self.is_redelivery,
-                "mode": "standby" if self.standby else "active",
-                # Consumers must not reply to standby events (another channel has chat control).
-                "replyAllowed": not self.standby,
-                "event": self.event,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
+        return json.dumps(self.document(), ensure_ascii=False, separators=(",", ":")).encode()
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "destination": self.destination,
+            "webhookEventId": self.webhook_event_id,
+            "isRedelivery": self.is_redelivery,
+            "mode": "standby" if self.standby else "active",
+            # Consumers must not reply to standby events (another channel has chat control).
+            "replyAllowed": not self.standby,
+            "event": self.event,
+        }
 
 
 def parse_webhook(body: bytes) -> list[EventEnvelope]:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from cityline_common.db import check_schema
 from cityline_common.logging import configure_logging
 from cityline_common.settings import load_settings_or_exit
 from cityline_common.web import create_base_app
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from ingress_webhook import metrics
 from ingress_webhook.bootstrap import IngressService, bootstrap
 from ingress_webhook.config import Settings
 from ingress_webhook.service_layer.handlers import Outcome
 
 _STATUS = {
     Outcome.ACCEPTED: 200,
+    Outcome.DUPLICATE: 200,
+    Outcome.SPOOLED: 200,
     Outcome.SIGNATURE_MISSING: 400,
     Outcome.SIGNATURE_INVALID: 401,
     Outcome.INVALID: 400,
@@ -30,13 +35,31 @@ def create_app(service: IngressService | None = None) -> Flask:
         if not service.publisher.ready:
             raise RuntimeError("publisher not connected")
 
-    app = create_base_app("ingress-webhook", {"broker": broker_ready})
-    # Werkzeug refuses a larger body with 413 before reading it.
+    def database_ready() -> None:
+        check_schema(service.engine, "ingress")
+
+    spooling = service.settings.webhook_spool == "postgres"
+    # With the spool on, a broker outage does not stop ingress from taking webhooks: it stays in service.
+    app = create_base_app(
+        "ingress-webhook",
+        {"database": database_ready} if spooling else {"database": database_ready, "broker": broker_ready},
+        informational_checks={"broker": broker_ready} if spooling else None,
+    )
+    # Werkzeug refuses a larger body with 413 before reading it (also for chunked bodies, while reading).
     app.config["MAX_CONTENT_LENGTH"] = service.settings.webhook_max_body_bytes
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_: RequestEntityTooLarge) -> tuple[Response, int]:
+        metrics.WEBHOOK_REQUESTS.labels("too_large").inc()
+        return jsonify(error="Payload Too Large", reason="webhook body over the configured limit"), 413
+
+    limit = service.settings.webhook_max_body_bytes
 
     @app.post(service.settings.webhook_path)
     def callback() -> tuple[Response, int]:
-        body = request.get_data(cache=False)
+        body = _read_body(limit)
+        if body is None:
+            return too_large(RequestEntityTooLarge())
         result = service.accept(body, request.headers.getlist("X-Line-Signature"))
         status = _STATUS[result.outcome]
         if status == 200:
@@ -47,3 +70,23 @@ def create_app(service: IngressService | None = None) -> Flask:
         return jsonify(error=result.outcome.value, reason=result.reason), status
 
     return app
+
+
+def _read_body(limit: int) -> bytes | None:
+    """The raw body, or None when it is over ``limit``.
+
+    With a Content-Length, Werkzeug has already refused a body over MAX_CONTENT_LENGTH (413)
+    without reading it. A chunked body has no length: read it in pieces and stop at the limit
+    (Werkzeug would silently truncate it instead).
+    """
+    if request.content_length is not None:
+        return request.get_data(cache=False)
+    stream = request.environ["wsgi.input"]
+    pieces: list[bytes] = []
+    size = 0
+    while piece := stream.read(65536):
+        size += len(piece)
+        if size > limit:
+            return None
+        pieces.append(piece)
+    return b"".join(pieces)

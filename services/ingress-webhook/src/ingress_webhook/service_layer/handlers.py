@@ -1,8 +1,22 @@
-"""Accept one webhook request: verify, split, publish durably, and say what to answer LINE."""
+"""Accept one webhook request: verify, de-duplicate, publish durably, and say what to answer LINE.
+
+Order of work (why each step is where it is):
+1. Signature on the raw bytes, before anything parses them.
+2. Claim the request's webhookEventIds in ingress's database (the de-duplication record); the
+   claim commits only together with the outcome below, so a failed attempt never hides a redelivery.
+3. Publish the new events with publisher confirms.
+4. Events the broker did not confirm go to the durable spool (ingress's outbox) in the same
+   transaction, and the outbox relay publishes them when the broker is back — or, with the spool
+   turned off, the whole request is answered 503 so LINE's redelivery brings it back.
+5. Commit, then answer 200.
+If the database itself is unavailable, events are published without de-duplication (consumers
+are idempotent on webhookEventId anyway) rather than refusing LINE.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -10,16 +24,23 @@ from enum import StrEnum
 from cityline_common.amqp import OutboundMessage, PublishError
 from cityline_common.amqp.topology import LINE_EVENTS
 from cityline_common.tracing import inject_headers
+from opentelemetry import trace
+from sqlalchemy.exc import SQLAlchemyError
 
+from ingress_webhook import metrics
 from ingress_webhook.domain.webhook import EventEnvelope, InvalidWebhook, parse_webhook, signature_valid
+from ingress_webhook.service_layer.unit_of_work import IngressUnitOfWork
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 PublishAll = Callable[[Sequence[OutboundMessage]], list[PublishError | None]]
 
 
 class Outcome(StrEnum):
     ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"  # every event of the request was taken before
+    SPOOLED = "spooled"  # accepted, some events wait in the spool for the broker
     SIGNATURE_MISSING = "signature_missing"
     SIGNATURE_INVALID = "signature_invalid"
     INVALID = "invalid"
@@ -30,7 +51,13 @@ class Outcome(StrEnum):
 class Result:
     outcome: Outcome
     events: int = 0
+    duplicates: int = 0
+    spooled: int = 0
     reason: str = ""
+
+
+def _headers(envelope: EventEnvelope) -> dict[str, object]:
+    return {"x-line-redelivery": envelope.is_redelivery, "x-line-mode": "standby" if envelope.standby else "active"}
 
 
 def to_message(envelope: EventEnvelope) -> OutboundMessage:
@@ -41,28 +68,97 @@ def to_message(envelope: EventEnvelope) -> OutboundMessage:
         # The webhook event id is the message id: every consumer de-duplicates on it.
         message_id=envelope.webhook_event_id,
         type=f"line.webhook.{envelope.event_type}",
-        headers=inject_headers({"x-line-redelivery": envelope.is_redelivery,
-                                "x-line-mode": "standby" if envelope.standby else "active"}),
+        headers=inject_headers(_headers(envelope)),
     )
 
 
-def accept_webhook(body: bytes, signatures: list[str], channel_secret: bytes, publish_all: PublishAll) -> Result:
+def _publish(envelopes: Sequence[EventEnvelope], publish_all: PublishAll) -> list[EventEnvelope]:
+    """Publish and return the envelopes the broker did not confirm."""
+    started = time.perf_counter()
+    with _tracer.start_as_current_span("publish line events", kind=trace.SpanKind.PRODUCER) as span:
+        span.set_attribute("messaging.batch.message_count", len(envelopes))
+        errors = publish_all([to_message(envelope) for envelope in envelopes])
+    metrics.PUBLISH_DURATION.observe(time.perf_counter() - started)
+    failed = [envelope for envelope, error in zip(envelopes, errors, strict=True) if error is not None]
+    if failed:
+        first = next(error for error in errors if error is not None)
+        log.warning("broker did not confirm webhook events",
+                    extra={"events": len(envelopes), "unconfirmed": len(failed), "error": str(first)[:200]})
+    return failed
+
+
+@dataclass(frozen=True)
+class Ingress:
+    """What accepting a webhook needs from the outside world."""
+
+    channel_secret: bytes
+    publish_all: PublishAll
+    uow_factory: Callable[[], IngressUnitOfWork]
+    spool: bool
+
+
+def accept_webhook(body: bytes, signatures: list[str], ingress: Ingress) -> Result:
+    result = _verify(body, signatures, ingress.channel_secret)
+    if result is None:
+        try:
+            envelopes = parse_webhook(body)
+        except InvalidWebhook as exc:
+            result = Result(Outcome.INVALID, reason=str(exc))
+        else:
+            # An empty list is LINE's connectivity check: answer 200, publish nothing.
+            result = _take(envelopes, ingress) if envelopes else Result(Outcome.ACCEPTED)
+    metrics.WEBHOOK_REQUESTS.labels(result.outcome.value).inc()
+    return result
+
+
+def _verify(body: bytes, signatures: list[str], channel_secret: bytes) -> Result | None:
     if not signatures:
+        metrics.SIGNATURE_FAILURES.labels("missing").inc()
         return Result(Outcome.SIGNATURE_MISSING)
     if len(signatures) != 1 or not signature_valid(channel_secret, body, signatures[0]):
+        metrics.SIGNATURE_FAILURES.labels("invalid").inc()
         return Result(Outcome.SIGNATURE_INVALID)
+    return None
+
+
+def _take(envelopes: list[EventEnvelope], ingress: Ingress) -> Result:
+    publish_all, uow_factory, spool = ingress.publish_all, ingress.uow_factory, ingress.spool
     try:
-        envelopes = parse_webhook(body)
-    except InvalidWebhook as exc:
-        return Result(Outcome.INVALID, reason=str(exc))
-    if not envelopes:
-        return Result(Outcome.ACCEPTED)  # LINE's connectivity check: events: []
-    errors = publish_all([to_message(envelope) for envelope in envelopes])
-    failed = [error for error in errors if error is not None]
-    if failed:
-        # Some events may be in the broker already; LINE's redelivery brings the whole request
-        # back and the duplicates collapse on webhookEventId downstream.
-        log.warning("webhook not accepted: broker did not confirm",
-                    extra={"events": len(envelopes), "failed": len(failed), "error": str(failed[0])[:200]})
-        return Result(Outcome.UNAVAILABLE, events=len(envelopes), reason="broker unavailable")
+        with uow_factory() as uow:
+            fresh_ids = uow.seen.claim(envelope.webhook_event_id for envelope in envelopes)
+            fresh: list[EventEnvelope] = []
+            for envelope in envelopes:  # a repeat inside one request is a duplicate too
+                if envelope.webhook_event_id in fresh_ids:
+                    fresh.append(envelope)
+                    fresh_ids.discard(envelope.webhook_event_id)
+            duplicates = len(envelopes) - len(fresh)
+            metrics.DUPLICATES_DROPPED.inc(duplicates)
+            if not fresh:
+                return Result(Outcome.DUPLICATE, events=0, duplicates=duplicates)
+            unconfirmed = _publish(fresh, publish_all)
+            if unconfirmed and not spool:
+                return Result(Outcome.UNAVAILABLE, reason="broker unavailable")  # claims roll back
+            if unconfirmed:
+                uow.require_durable_commit()
+            for envelope in unconfirmed:
+                uow.emit(exchange=LINE_EVENTS, routing_key=envelope.routing_key,
+                         type=f"line.webhook.{envelope.event_type}", payload=envelope.document(),
+                         message_id=envelope.webhook_event_id, headers=_headers(envelope))
+            uow.commit()
+    except SQLAlchemyError as exc:
+        return _accept_without_database(envelopes, publish_all, exc)
+    for envelope in fresh:
+        metrics.WEBHOOK_EVENTS.labels(envelope.metric_type).inc()
+    metrics.EVENTS_SPOOLED.inc(len(unconfirmed))
+    outcome = Outcome.SPOOLED if unconfirmed else Outcome.ACCEPTED
+    return Result(outcome, events=len(fresh), duplicates=duplicates, spooled=len(unconfirmed))
+
+
+def _accept_without_database(envelopes: list[EventEnvelope], publish_all: PublishAll, error: Exception) -> Result:
+    metrics.DEDUPE_SKIPPED.inc()
+    log.warning("database unavailable: publishing without de-duplication", extra={"error": str(error)[:200]})
+    if _publish(envelopes, publish_all):
+        return Result(Outcome.UNAVAILABLE, reason="broker and database unavailable")
+    for envelope in envelopes:
+        metrics.WEBHOOK_EVENTS.labels(envelope.metric_type).inc()
     return Result(Outcome.ACCEPTED, events=len(envelopes))

@@ -1,0 +1,55 @@
+"""The sliding-window record of webhook event ids already taken (LINE may send an event twice)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sqlalchemy import delete, func, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from ingress_webhook.adapters.orm import webhook_events_seen
+
+
+class SeenEvents:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def claim(self, webhook_event_ids: Iterable[str]) -> set[str]:
+        """Record the ids in this transaction; return those not seen before.
+
+        A concurrent request carrying the same id waits on the row lock until this transaction
+        ends: if it commits, the other sees a duplicate; if it rolls back (the publish failed),
+        the other takes the event. So a redelivery can never be dropped for a failed first try.
+        """
+        ids = list(dict.fromkeys(webhook_event_ids))
+        if not ids:
+            return set()
+        rows = self._session.execute(
+            insert(webhook_events_seen)
+            .values([{"webhook_event_id": each} for each in ids])
+            .on_conflict_do_nothing()
+            .returning(webhook_events_seen.c.webhook_event_id)
+        )
+        return {row.webhook_event_id for row in rows}
+
+    def forget_older_than(self, window: timedelta, batch: int = 10_000) -> int:
+        """Housekeeping: drop ids that left the window (in batches, to keep locks short)."""
+        oldest = (
+            webhook_events_seen.select()
+            .with_only_columns(webhook_events_seen.c.webhook_event_id)
+            .where(webhook_events_seen.c.received_at < func.now() - window)
+            .limit(batch)
+            .scalar_subquery()
+        )
+        result = self._session.execute(
+            delete(webhook_events_seen).where(webhook_events_seen.c.webhook_event_id.in_(oldest))
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def try_lock_housekeeping(self) -> bool:
+        """Only one process of the fleet sweeps at a time."""
+        return bool(
+            self._session.execute(text("SELECT pg_try_advisory_xact_lock(hashtext('ingress.housekeeping'))")).scalar()
+        )
