@@ -38,7 +38,9 @@ def test_standby_and_redelivery_are_marked():
     "body",
     [b"", b"{", b"[]", b'"x"', b'{"events": []}', b'{"destination": "U", "events": {}}',
      b'{"destination": "U", "events": [1]}', b'{"destination": "U", "events": [{"type": "follow"}]}',
-     b'{"destination": "U", "events": [{"type": "a.b", "webhookEventId": "x"}]}', b"\xff\xfe"],
+     b'{"destination": "U", "events": [{"type": "a.b", "webhookEventId": "x"}]}', b"\xff\xfe",
+     b'{"destination": "U", "events": [{"type": "message", "webhookEventId": "x", "t": "\\u0000"}]}',
+     b'{"destination": "U", "events": [{"type": "message", "webhookEventId": "x", "t": "\\ud800"}]}'],
 )
 def test_malformed_bodies_are_rejected_with_a_reason(body):
     with pytest.raises(InvalidWebhook):

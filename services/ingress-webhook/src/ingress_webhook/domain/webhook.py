@@ -69,12 +69,31 @@ class EventEnvelope:
         }
 
 
+def _storable(value: Any) -> bool:
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_storable(key) and _storable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    return True
+
+
 def parse_webhook(body: bytes) -> list[EventEnvelope]:
     """Split a verified body into envelopes; raise :class:`InvalidWebhook` with a reason."""
     try:
-        payload = json.loads(body)
+        payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidWebhook("body is not JSON") from None
+        raise InvalidWebhook("body is not UTF-8 JSON") from None
+    if not _storable(payload):
+        # PostgreSQL (the spool) and UTF-8 consumers cannot hold these; LINE never sends them.
+        raise InvalidWebhook("body contains NUL characters or unpaired UTF-16 surrogates")
     if not isinstance(payload, dict):
         raise InvalidWebhook("body is not a JSON object")
     destination = payload.get("destination")
