@@ -42,8 +42,9 @@ class IngressService:
 
 def bootstrap(settings: Settings, publisher: ConfirmingPublisher | None = None) -> IngressService:
     if publisher is None:
+        # A short reconnect backoff: while the broker is away, webhooks go to the spool.
         publisher = ConfirmingPublisher(settings.amqp_url, name="ingress-webhook",
-                                        heartbeat=settings.amqp_heartbeat_seconds)
+                                        heartbeat=settings.amqp_heartbeat_seconds, max_backoff=5.0)
         publisher.start(wait=5.0)
     engine = make_engine(
         settings.database_url,
