@@ -17,8 +17,8 @@ import uuid
 import pika
 import pytest
 import requests
-
 from cityline_common.amqp.topology import LINE_EVENTS, declare_with_url
+
 from testsupport import TEST_KEYS, drain, wait_until
 from testsupport.processes import RunningProcess, free_port
 
