@@ -29,7 +29,7 @@ def work_queue(name: str | None = None, delivery_limit: int = 3) -> Queue:
 
 def record_effect(effects: Table):  # type: ignore[no-untyped-def]
     def handler(message: InboundMessage, uow: UnitOfWork) -> None:
-        uow.session.execute(insert(effects).values(message_id=message.message_id, body=message.body.decode()))
+        uow.connection.execute(insert(effects).values(message_id=message.message_id, body=message.body.decode()))
 
     return handler
 

@@ -10,7 +10,7 @@ import pytest
 from cityline_common.amqp import ConfirmingPublisher, OutboundMessage
 from cityline_common.amqp.consumer import Consumer, PoisonMessage
 from cityline_common.amqp.topology import CITY_COMMANDS, declare_with_url
-from cityline_common.db import UnitOfWork, make_engine, session_factory
+from cityline_common.db import UnitOfWork, make_engine
 from sqlalchemy import text
 
 from testsupport import drain, wait_until
@@ -58,7 +58,7 @@ def running(consumer):
 def make_consumer(amqp_url, queue, store, handler=None, **kwargs):
     engine, plumbing, effects = store
     return Consumer(url=amqp_url, queue=queue, name="consumer-test",
-                    uow_factory=lambda: UnitOfWork(session_factory(engine), plumbing),
+                    uow_factory=lambda: UnitOfWork(engine, plumbing),
                     handler=handler or record_effect(effects), retry_delay=0.01, **kwargs)
 
 

@@ -12,7 +12,7 @@ import pytest
 from cityline_common.amqp import ConfirmingPublisher
 from cityline_common.amqp.consumer import Consumer
 from cityline_common.amqp.topology import CITY_COMMANDS, declare_with_url
-from cityline_common.db import UnitOfWork, make_engine, session_factory
+from cityline_common.db import UnitOfWork, make_engine
 from cityline_common.relay import OutboxRelay
 from sqlalchemy import func, select, text
 
@@ -40,7 +40,7 @@ def schema(database_url):
 
 def emit_rows(engine, plumbing, routing_key, count):
     ids = []
-    with UnitOfWork(session_factory(engine), plumbing) as uow:
+    with UnitOfWork(engine, plumbing) as uow:
         for number in range(count):
             ids.append(str(uow.emit(exchange=CITY_COMMANDS, routing_key=routing_key, type="test.Happened",
                                     payload={"n": number, "text": "伊丹"})))
@@ -57,11 +57,11 @@ def pending(engine, plumbing):
 
 def test_rows_exist_only_with_their_transaction(schema):
     _, engine, plumbing, _ = schema
-    with UnitOfWork(session_factory(engine), plumbing) as uow:
+    with UnitOfWork(engine, plumbing) as uow:
         uow.emit(exchange=CITY_COMMANDS, routing_key="x", type="t", payload={"a": 1})
         # no commit: leaving the block rolls back
     assert pending(engine, plumbing) == 0
-    with pytest.raises(TypeError), UnitOfWork(session_factory(engine), plumbing) as uow:
+    with pytest.raises(TypeError), UnitOfWork(engine, plumbing) as uow:
         uow.emit(exchange=CITY_COMMANDS, routing_key="x", type="t", payload={"bad": object()})
     assert pending(engine, plumbing) == 0
 
@@ -88,7 +88,7 @@ def test_relay_publishes_with_ids_and_trace_context_then_marks_sent(schema, amqp
 
 def test_failed_publish_backs_off_and_is_kept(schema, amqp_url):
     _, engine, plumbing, _ = schema
-    with UnitOfWork(session_factory(engine), plumbing) as uow:
+    with UnitOfWork(engine, plumbing) as uow:
         uow.emit(exchange="missing-exchange", routing_key="x", type="t", payload={})
         uow.commit()
     publisher = ConfirmingPublisher(amqp_url)
@@ -150,7 +150,7 @@ def test_relay_killed_between_publish_and_mark_republishes_and_consumers_ignore_
     assert pending(engine, plumbing) == 0
 
     # The queue now holds every message twice; the idempotent consumer applies each once.
-    uow_factory = lambda: UnitOfWork(session_factory(engine), plumbing)  # noqa: E731
+    uow_factory = lambda: UnitOfWork(engine, plumbing)  # noqa: E731
     consumer = Consumer(url=amqp_url, queue=queue, name="relay-test", uow_factory=uow_factory,
                         handler=record_effect(effects), declare_topology=False)
     thread = threading.Thread(target=consumer.run, daemon=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -17,6 +16,7 @@ from typing import Any, Self
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     Index,
@@ -32,7 +32,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session, sessionmaker
 
 from cityline_common.tracing import inject_headers
 
@@ -44,9 +43,12 @@ def make_engine(
     max_overflow: int = 10,
     echo: bool = False,
     connect_args: dict[str, Any] | None = None,
+    pre_ping: bool = True,
 ) -> Engine:
+    """``pre_ping`` costs a round trip per checkout; hot paths that survive a stale connection
+    (the error invalidates it and the next checkout gets a fresh one) turn it off."""
     engine = create_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, echo=echo,
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=pre_ping, echo=echo,
         pool_recycle=1800, connect_args=connect_args or {},
     )
     try:
@@ -114,31 +116,32 @@ def plumbing_tables(metadata: MetaData) -> PlumbingTables:
 class UnitOfWork:
     """One database transaction; commit writes business rows and their outbox events atomically.
 
-    Services subclass it to add repositories (``self.session`` is theirs to use). Events for other
+    Services subclass it to add repositories (``self.connection`` is theirs to use; SQLAlchemy Core,
+    no ORM session: the domain model is plain Python and repositories map it explicitly). Events for other
     services go through :meth:`emit`, never straight to the broker: the relay publishes them after
     commit, so an event exists if and only if the change that caused it does.
     """
 
-    def __init__(self, session_factory: Callable[[], Session], plumbing: PlumbingTables) -> None:
-        self._session_factory = session_factory
+    def __init__(self, engine: Engine, plumbing: PlumbingTables) -> None:
+        self._engine = engine
         self._plumbing = plumbing
-        self.session: Session
+        self.connection: Connection
 
     def __enter__(self) -> Self:
-        self.session = self._session_factory()
+        self.connection = self._engine.connect()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.session.rollback()  # a no-op after commit; undoes everything otherwise
-        self.session.close()
+        self.connection.rollback()  # a no-op after commit; undoes everything otherwise
+        self.connection.close()
 
     def commit(self) -> None:
-        self.session.commit()
+        self.connection.commit()
 
     def rollback(self) -> None:
-        self.session.rollback()
+        self.connection.rollback()
 
     def emit(
         self,
@@ -166,7 +169,7 @@ class UnitOfWork:
         }
         if available_at is not None:
             values["available_at"] = available_at
-        self.session.execute(insert(self._plumbing.outbox).values(**values))
+        self.connection.execute(insert(self._plumbing.outbox).values(**values))
         return message_id
 
     def claim_message(self, consumer: str, message_id: str) -> bool:
@@ -176,14 +179,10 @@ class UnitOfWork:
         handlers of the same id serialise on the primary key; the loser sees False after the
         winner commits.
         """
-        inserted = self.session.execute(
+        inserted = self.connection.execute(
             pg_insert(self._plumbing.processed_messages)
             .values(consumer=consumer, message_id=message_id)
             .on_conflict_do_nothing()
             .returning(self._plumbing.processed_messages.c.message_id)
         ).first()
         return inserted is not None
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)

@@ -16,6 +16,9 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+DEFAULT_SAMPLE_RATIO = 0.1
 
 _configured = False
 
@@ -26,7 +29,11 @@ def setup_tracing(service_name: str) -> None:
     if _configured:
         return
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
-    provider = TracerProvider(resource=resource)
+    # Default: record 10 % of new traces (and whatever an upstream caller decided). Unsampled spans
+    # still carry a valid context, so traceparent keeps flowing through AMQP and the outboxes.
+    # OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG override it, as the OpenTelemetry spec says.
+    sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") else ParentBased(TraceIdRatioBased(DEFAULT_SAMPLE_RATIO))
+    provider = TracerProvider(resource=resource, sampler=sampler)
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from cityline_common.amqp import ConfirmingPublisher, OutboundMessage, PublishError
-from cityline_common.db import make_engine, session_factory
+from cityline_common.db import make_engine
 from sqlalchemy import Engine
 
 from ingress_webhook.config import Settings
@@ -25,7 +25,7 @@ class IngressService:
         return self.publisher.publish_all(messages, timeout=self.settings.publish_timeout_seconds)
 
     def uow(self) -> IngressUnitOfWork:
-        return IngressUnitOfWork(session_factory(self.engine))
+        return IngressUnitOfWork(self.engine)
 
     def accept(self, body: bytes, signatures: list[str]) -> handlers.Result:
         return handlers.accept_webhook(body, signatures, self.ingress)
@@ -50,6 +50,7 @@ def bootstrap(settings: Settings, publisher: ConfirmingPublisher | None = None) 
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=0,
+        pre_ping=False,  # a stale connection fails one request over to the no-database path, then is replaced
         # The de-duplication record may lose its last few ms in a database crash: the cost is a
         # duplicate that idempotent consumers absorb, the gain is no fsync wait per webhook. Spooled
         # events are written with a synchronous commit (see handlers).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cityline_common.crypto import BlindIndex, FieldCipher
-from cityline_common.db import make_engine, session_factory
+from cityline_common.db import make_engine
 from cityline_common.messagebus import MessageBus
 from sqlalchemy import Engine
 
@@ -23,7 +23,7 @@ class SegmentService:
     index: BlindIndex
 
     def uow(self) -> SegmentUnitOfWork:
-        return SegmentUnitOfWork(session_factory(self.engine), self.cipher, self.index)
+        return SegmentUnitOfWork(self.engine, self.cipher, self.index)
 
 
 def bootstrap(settings: Settings, engine: Engine | None = None) -> SegmentService:

@@ -5,16 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import delete, func, text
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, delete, func, text
 
 from ingress_webhook.adapters.orm import webhook_events_seen
 
+# One statement whatever the number of ids (it sits on the hot path: compiled and planned once).
+_CLAIM = text(
+    "INSERT INTO ingress.webhook_events_seen (webhook_event_id) SELECT unnest(CAST(:ids AS varchar[])) "
+    "ON CONFLICT DO NOTHING RETURNING webhook_event_id"
+)
+
 
 class SeenEvents:
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
 
     def claim(self, webhook_event_ids: Iterable[str]) -> set[str]:
         """Record the ids in this transaction; return those not seen before.
@@ -26,13 +30,7 @@ class SeenEvents:
         ids = list(dict.fromkeys(webhook_event_ids))
         if not ids:
             return set()
-        rows = self._session.execute(
-            insert(webhook_events_seen)
-            .values([{"webhook_event_id": each} for each in ids])
-            .on_conflict_do_nothing()
-            .returning(webhook_events_seen.c.webhook_event_id)
-        )
-        return {row.webhook_event_id for row in rows}
+        return set(self._connection.execute(_CLAIM, {"ids": ids}).scalars())
 
     def forget_older_than(self, window: timedelta, batch: int = 10_000) -> int:
         """Housekeeping: drop ids that left the window (in batches, to keep locks short)."""
@@ -43,13 +41,12 @@ class SeenEvents:
             .limit(batch)
             .scalar_subquery()
         )
-        result = self._session.execute(
+        result = self._connection.execute(
             delete(webhook_events_seen).where(webhook_events_seen.c.webhook_event_id.in_(oldest))
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(result.rowcount or 0)
 
     def try_lock_housekeeping(self) -> bool:
         """Only one process of the fleet sweeps at a time."""
-        return bool(
-            self._session.execute(text("SELECT pg_try_advisory_xact_lock(hashtext('ingress.housekeeping'))")).scalar()
-        )
+        lock = text("SELECT pg_try_advisory_xact_lock(hashtext('ingress.housekeeping'))")
+        return bool(self._connection.execute(lock).scalar())

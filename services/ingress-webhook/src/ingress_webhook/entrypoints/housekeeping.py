@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
-from cityline_common.db import make_engine, session_factory
+from cityline_common.db import make_engine
 from cityline_common.logging import configure_logging
 from cityline_common.settings import load_settings_or_exit
 
@@ -40,13 +40,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = load_settings_or_exit(Settings)
     configure_logging("ingress-webhook-housekeeping", settings.log_level, settings.log_format)
-    sessions = session_factory(make_engine(settings.database_url, pool_size=1))
+    engine = make_engine(settings.database_url, pool_size=1)
     window = timedelta(hours=settings.dedupe_window_hours)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     while True:
-        forgotten = sweep(lambda: IngressUnitOfWork(sessions), window)
+        forgotten = sweep(lambda: IngressUnitOfWork(engine), window)
         log.info("webhook de-duplication record swept", extra={"forgotten": forgotten})
         if args.once or stop.wait(args.interval):
             return

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from cityline_common.crypto import BlindIndex, FieldCipher
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
 
 from segment_service.adapters.orm import residents
 from segment_service.domain.model import Resident, ResidentStatus
@@ -15,15 +14,15 @@ LINE_USER_ID_INDEX = "line_user_id"
 
 
 class ResidentRepository:
-    def __init__(self, session: Session, cipher: FieldCipher, index: BlindIndex) -> None:
-        self._session = session
+    def __init__(self, connection: Connection, cipher: FieldCipher, index: BlindIndex) -> None:
+        self._connection = connection
         self._cipher = cipher
         self._index = index
         self.seen: set[Resident] = set()
 
     def get_by_line_user_id(self, line_user_id: str) -> Resident | None:
         """Look up and lock the resident row for the rest of the transaction."""
-        row = self._session.execute(
+        row = self._connection.execute(
             select(residents)
             .where(residents.c.line_user_id_bidx == self._index.compute(LINE_USER_ID_INDEX, line_user_id))
             .with_for_update()
@@ -41,7 +40,7 @@ class ResidentRepository:
 
     def add(self, resident: Resident) -> None:
         """Insert a new resident (the caller found none under the row lock of its transaction)."""
-        self._session.execute(
+        self._connection.execute(
             insert(residents)
             .values(
                 id=resident.id,
@@ -54,7 +53,7 @@ class ResidentRepository:
         self.seen.add(resident)
 
     def save(self, resident: Resident) -> None:
-        self._session.execute(
+        self._connection.execute(
             residents.update()
             .where(residents.c.id == resident.id)
             .values(status=resident.status.value, status_changed_at_ms=resident.status_changed_at_ms,
@@ -62,7 +61,7 @@ class ResidentRepository:
         )
 
     def count_by_status(self) -> dict[str, int]:
-        rows = self._session.execute(select(residents.c.status, func.count()).group_by(residents.c.status))
+        rows = self._connection.execute(select(residents.c.status, func.count()).group_by(residents.c.status))
         counts = {status.value: 0 for status in ResidentStatus}
         counts.update({status: count for status, count in rows})
         return counts

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, func, select, text
 
 from segment_service.adapters.orm import taxonomy_versions
 
@@ -19,27 +18,27 @@ class PublishedTaxonomy:
 
 
 class TaxonomyRepository:
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
 
     def latest(self) -> PublishedTaxonomy | None:
-        row = self._session.execute(
+        row = self._connection.execute(
             select(taxonomy_versions).order_by(taxonomy_versions.c.version.desc()).limit(1)
         ).first()
         return PublishedTaxonomy(row.version, row.content_sha256, row.document) if row else None
 
     def by_hash(self, content_sha256: str) -> PublishedTaxonomy | None:
-        row = self._session.execute(
+        row = self._connection.execute(
             select(taxonomy_versions).where(taxonomy_versions.c.content_sha256 == content_sha256)
         ).first()
         return PublishedTaxonomy(row.version, row.content_sha256, row.document) if row else None
 
     def append(self, content_sha256: str, document: dict[str, Any]) -> int:
         # One publisher at a time: the advisory lock makes "next version" race-free.
-        self._session.execute(text("SELECT pg_advisory_xact_lock(hashtext('segment.taxonomy_versions'))"))
-        current = self._session.execute(select(func.coalesce(func.max(taxonomy_versions.c.version), 0)))
+        self._connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('segment.taxonomy_versions'))"))
+        current = self._connection.execute(select(func.coalesce(func.max(taxonomy_versions.c.version), 0)))
         version = int(current.scalar_one()) + 1
-        self._session.execute(
+        self._connection.execute(
             taxonomy_versions.insert().values(version=version, content_sha256=content_sha256, document=document)
         )
         return version

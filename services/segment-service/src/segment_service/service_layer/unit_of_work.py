@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Self
 
 from cityline_common.crypto import BlindIndex, FieldCipher
 from cityline_common.db import UnitOfWork
 from cityline_common.messagebus import Event
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from segment_service.adapters.orm import plumbing
 from segment_service.adapters.repository import ResidentRepository
@@ -17,15 +17,15 @@ class SegmentUnitOfWork(UnitOfWork):
     residents: ResidentRepository
     taxonomies: TaxonomyRepository
 
-    def __init__(self, session_factory: Callable[[], Session], cipher: FieldCipher, index: BlindIndex) -> None:
-        super().__init__(session_factory, plumbing)
+    def __init__(self, engine: Engine, cipher: FieldCipher, index: BlindIndex) -> None:
+        super().__init__(engine, plumbing)
         self._cipher = cipher
         self._index = index
 
     def __enter__(self) -> Self:
         super().__enter__()
-        self.residents = ResidentRepository(self.session, self._cipher, self._index)
-        self.taxonomies = TaxonomyRepository(self.session)
+        self.residents = ResidentRepository(self.connection, self._cipher, self._index)
+        self.taxonomies = TaxonomyRepository(self.connection)
         self._events: list[Event] = []
         return self
 
