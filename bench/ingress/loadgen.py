@@ -43,6 +43,7 @@ async def run(url: str, secret: bytes, per_request: int, mode: str, level: float
     counter = [0]
     latencies: list[float] = []
     statuses: dict[str, int] = {}
+    completed_in_window = [0]
     start = time.perf_counter() + 0.2
     measure_from = start + WARMUP_SECONDS
     end = measure_from + seconds
@@ -59,9 +60,11 @@ async def run(url: str, secret: bytes, per_request: int, mode: str, level: float
             except (TimeoutError, aiohttp.ClientError) as exc:
                 status = type(exc).__name__
             done = time.perf_counter()
-            if scheduled >= measure_from and done <= end + 10:
+            if scheduled >= measure_from:
                 latencies.append(done - scheduled)
                 statuses[status] = statuses.get(status, 0) + 1
+                if status == "200" and done <= end:
+                    completed_in_window[0] += 1
 
         if mode == "open":
             interval = 1.0 / level
@@ -95,7 +98,9 @@ async def run(url: str, secret: bytes, per_request: int, mode: str, level: float
     return {
         "mode": mode, "level": level, "events_per_request": per_request, "seconds": seconds,
         "requests": count, "statuses": statuses, "errors": count - ok,
-        "requests_per_s": round(ok / seconds, 1), "events_per_s": round(ok * per_request / seconds, 1),
+        # Sustained throughput: successful answers that arrived inside the measured window.
+        "requests_per_s": round(completed_in_window[0] / seconds, 1),
+        "events_per_s": round(completed_in_window[0] * per_request / seconds, 1),
         "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1.0),
     }
 
