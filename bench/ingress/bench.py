@@ -115,12 +115,18 @@ def main() -> None:
         finally:
             ingress.stop()
 
+        emulator_port = free_port()
+        emulator = RunningProcess(
+            "bench-line-emulator",
+            [str(Path(sys.executable).parent / "line-emulator"), "--port", str(emulator_port), "--residents", "10"],
+            env, f"http://127.0.0.1:{emulator_port}/_emulator/health",
+        ).start()
         port = free_port()
         naive = RunningProcess(
             "bench-naive",
             [str(Path(sys.executable).parent / "gunicorn"), "--chdir", str(HERE), "-w", "2", "-k", "gthread",
              "--threads", "16", "-b", f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "naive_app:app"],
-            env,
+            {**env, "NAIVE_REPLY_HOST": f"http://127.0.0.1:{emulator_port}"},
         )
         naive.start()
         deadline = time.monotonic() + 30
@@ -136,6 +142,7 @@ def main() -> None:
                                                       "worker_peak_rss_mb": worker_peak_rss_mb(gunicorn_master(naive))}
         finally:
             naive.stop()
+            emulator.stop()
     finally:
         engine.dispose()
         admin = create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")

@@ -4,8 +4,9 @@ work inline.
 It does the same job as ingress-webhook — make every event durable before answering — the way the
 SDK's example suggests: ``WebhookHandler`` parses every event into SDK models and calls handlers
 inline; each handler writes its event to PostgreSQL in its own transaction. When
-NAIVE_REPLY_HOST is set (the LINE emulator), message events are also answered inline with a
-reply, as the example's echo bot does.
+NAIVE_REPLY_HOST is set (the LINE emulator), message events are also answered inline, as the
+example's echo bot does — with a push to the sender, since the benchmark's reply tokens are not
+LINE-issued.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 from flask import Flask, abort, request
 from linebot.v3 import WebhookHandler
 from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, ReplyMessageRequest, TextMessage
+from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, PushMessageRequest, TextMessage
 from linebot.v3.webhooks import Event, MessageEvent
 from sqlalchemy import create_engine, text
 
@@ -53,9 +54,9 @@ def callback() -> str:
 @handler.add(MessageEvent)
 def handle_message(event: MessageEvent) -> None:
     store(event)
-    if line_api is not None and event.reply_token:
-        line_api.reply_message(ReplyMessageRequest(reply_token=event.reply_token,
-                                                   messages=[TextMessage(text="受け付けました")]))
+    if line_api is not None and event.source is not None:
+        line_api.push_message(PushMessageRequest(to=event.source.user_id,  # type: ignore[union-attr]
+                                                 messages=[TextMessage(text="受け付けました")]))
 
 
 @handler.default()
