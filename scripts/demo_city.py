@@ -1,0 +1,57 @@
+"""Demo data for `make up`: once the stack answers, some of the emulator's residents follow the
+city's account (real signed webhooks through ingress-webhook), then this process waits quietly so
+the supervisor keeps running. Not used in production."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+import requests
+
+EMULATOR = f"http://127.0.0.1:{os.environ.get('LINE_EMULATOR_PORT', '8090')}"
+INGRESS = f"http://127.0.0.1:{os.environ.get('INGRESS_WEBHOOK_PORT', '8001')}"
+SEGMENT = os.environ.get("SEGMENT_SERVICE_URL", "http://127.0.0.1:8002")
+ADMIN = f"http://127.0.0.1:{os.environ.get('ADMIN_UI_PORT', '8000')}/"
+FOLLOWERS = int(os.environ.get("DEMO_FOLLOWERS", "200"))
+
+
+def wait_for(url: str, seconds: float = 90) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def main() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    for url in (f"{EMULATOR}/_emulator/health", f"{INGRESS}/readyz", f"{SEGMENT}/readyz"):
+        if not wait_for(url):
+            print(f"demo: {url} did not become ready; no demo residents added", file=sys.stderr, flush=True)
+            stop.wait()
+            return
+    current = requests.get(f"{SEGMENT}/internal/residents/stats", timeout=5).json()["following"]
+    if current < FOLLOWERS:
+        requests.post(f"{EMULATOR}/_emulator/follow", json={"count": FOLLOWERS - current, "perRequest": 10}, timeout=30)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not stop.is_set():
+        following = requests.get(f"{SEGMENT}/internal/residents/stats", timeout=5).json()["following"]
+        if following >= FOLLOWERS:
+            break
+        time.sleep(0.5)
+    print(f"demo: {following} residents follow @itami_city (from the LINE emulator). 管理画面: {ADMIN}", flush=True)
+    stop.wait()
+
+
+if __name__ == "__main__":
+    main()
