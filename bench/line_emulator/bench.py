@@ -52,7 +52,7 @@ async def load(url: str, user_ids: list[str], seconds: float, concurrency: int) 
                                         headers={**headers, "X-Line-Retry-Key": str(uuid.uuid4())}) as response:
                     await response.read()
                     status = str(response.status)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 status = type(exc).__name__
             done = time.perf_counter()
             if measure_from <= sent and done <= end:

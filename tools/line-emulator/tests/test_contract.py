@@ -179,7 +179,8 @@ def test_rich_menus_images_defaults_links_aliases_and_batches(emulated):
     assert checked(emulator, "getRichMenu", api.get_rich_menu_with_http_info(menu_a)).name == "A"
     checked(emulator, "getRichMenuList", api.get_rich_menu_list_with_http_info())
     checked(emulator, "setDefaultRichMenu", api.set_default_rich_menu_with_http_info(menu_a))
-    assert checked(emulator, "getDefaultRichMenuId", api.get_default_rich_menu_id_with_http_info()).rich_menu_id == menu_a
+    default = checked(emulator, "getDefaultRichMenuId", api.get_default_rich_menu_id_with_http_info())
+    assert default.rich_menu_id == menu_a
     checked(emulator, "linkRichMenuIdToUser", api.link_rich_menu_id_to_user_with_http_info(friends[0], menu_b))
     assert checked(emulator, "getRichMenuIdOfUser",
                    api.get_rich_menu_id_of_user_with_http_info(friends[0])).rich_menu_id == menu_b

@@ -14,7 +14,8 @@ def test_liff_tokens_verify_like_line():
                            data={"id_token": tokens["idToken"], "client_id": "2000000001", "nonce": "n-1"})
         assert ok.status_code == 200
         assert ok.json()["sub"] == user and ok.json()["iss"] == "https://access.line.me"
-        for data, reason in (({"client_id": "other"}, "Audience"), ({"client_id": "2000000001", "nonce": "x"}, "Nonce")):
+        mismatches = (({"client_id": "other"}, "Audience"), ({"client_id": "2000000001", "nonce": "x"}, "Nonce"))
+        for data, reason in mismatches:
             bad = requests.post(f"{url}/oauth2/v2.1/verify", data={"id_token": tokens["idToken"], **data}, timeout=5)
             assert bad.status_code == 400 and reason in bad.json()["error_description"]
         forged = tokens["idToken"][:-2] + ("AA" if not tokens["idToken"].endswith("AA") else "BB")
