@@ -76,7 +76,7 @@ def test_follow_reaches_segment_service_and_its_event_leaves_through_the_outbox(
         seen.extend(drain(amqp_url, tap, timeout=0.3))
         return [entry for entry in seen if json.loads(entry[2])["lineUserId"] == user]
 
-    [(method, properties, body)] = wait_until(ours, message="ResidentFollowed on city.events")
+    [(method, properties, _body)] = wait_until(ours, message="ResidentFollowed on city.events")
     assert method.routing_key == "segment.resident.followed"
     assert properties.type == "segment.ResidentFollowed"
     assert requests.get(f"{stack['segment']}/internal/residents/stats", timeout=5).json()["following"] >= 1
