@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pika
 import pytest
+from cityline_common.amqp.topology import declare_with_url
 
 TEST_KEYS = {
     # Fixed keys for tests only (32 repeated bytes each); never used outside tests.
@@ -50,3 +54,28 @@ def drain(url: str, queue: str, timeout: float = 2.0) -> list[Delivery]:
         return taken
     finally:
         connection.close()
+
+
+@contextmanager
+def tap_queue(url: str, exchange: str, binding: str = "#", prefix: str = "tap") -> Iterator[str]:
+    """A quorum queue of the test's own bound to ``exchange``: it sees what our code publishes there.
+
+    Declares the platform's topology first. The queue is deleted afterwards over a new connection,
+    so a test may restart the broker while the tap exists."""
+    declare_with_url(url)
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        channel.queue_declare(name, durable=True, arguments={"x-queue-type": "quorum"})
+        channel.queue_bind(name, exchange, binding)
+    finally:
+        connection.close()
+    try:
+        yield name
+    finally:
+        connection = pika.BlockingConnection(pika.URLParameters(url))
+        try:
+            connection.channel().queue_delete(name)
+        finally:
+            connection.close()

@@ -2,19 +2,17 @@
 ingress-webhook; each arrives exactly once on its routing key, redeliveries and repeats included."""
 
 import json
-import uuid
 
-import pika
 import pytest
 import requests
 import yaml
-from cityline_common.amqp.topology import LINE_EVENTS, declare_with_url
+from cityline_common.amqp.topology import LINE_EVENTS
 from cityline_common.settings import load_settings
 from ingress_webhook.bootstrap import bootstrap
 from ingress_webhook.config import Settings
 from ingress_webhook.entrypoints.flask_app import create_app
 
-from testsupport import drain
+from testsupport import drain, tap_queue
 from testsupport.emulator import running_emulator, serve
 from testsupport.openapi import line_openapi_dir
 
@@ -25,19 +23,11 @@ EVENT_TYPES = sorted(yaml.safe_load((line_openapi_dir() / "webhook.yml").read_te
 
 @pytest.fixture
 def line_to_broker(service_env, amqp_url):
-    declare_with_url(amqp_url)
-    tap = f"e2e-tap-{uuid.uuid4().hex[:6]}"
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    channel = connection.channel()
-    channel.queue_declare(tap, durable=True, arguments={"x-queue-type": "quorum"})
-    channel.queue_bind(tap, LINE_EVENTS, "#")
     service = bootstrap(load_settings(Settings))
-    with serve(create_app(service)) as ingress_url, \
+    with tap_queue(amqp_url, LINE_EVENTS, prefix="e2e-tap") as tap, serve(create_app(service)) as ingress_url, \
             running_emulator(webhook_url=f"{ingress_url}/callback", residents=20) as (emulator_url, emulator):
         yield emulator_url, emulator, tap
     service.publisher.close()
-    channel.queue_delete(tap)
-    connection.close()
 
 
 def test_every_webhook_yml_event_type_arrives_once_on_its_routing_key(line_to_broker, amqp_url):

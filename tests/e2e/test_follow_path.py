@@ -9,12 +9,11 @@ import hmac
 import json
 import uuid
 
-import pika
 import pytest
 import requests
 from cityline_common.amqp.topology import CITY_EVENTS, declare_with_url
 
-from testsupport import TEST_KEYS, drain, wait_until
+from testsupport import TEST_KEYS, drain, tap_queue, wait_until
 from testsupport.processes import RunningProcess, free_port
 
 pytestmark = pytest.mark.e2e
@@ -54,13 +53,14 @@ def signed_post(url, payload):
                                                   "Content-Type": "application/json"}, timeout=5)
 
 
-def test_follow_reaches_segment_service_and_its_event_leaves_through_the_outbox(stack, amqp_url):
-    tap = f"tap-{uuid.uuid4().hex[:6]}"
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    channel = connection.channel()
-    channel.queue_declare(tap, durable=True, arguments={"x-queue-type": "quorum"})
-    channel.queue_bind(tap, CITY_EVENTS, "segment.resident.#")
-    connection.close()
+@pytest.fixture
+def resident_events(amqp_url):
+    with tap_queue(amqp_url, CITY_EVENTS, "segment.resident.#") as name:
+        yield name
+
+
+def test_follow_reaches_segment_service_and_its_event_leaves_through_the_outbox(stack, amqp_url, resident_events):
+    tap = resident_events
 
     user = "U" + uuid.uuid4().hex
     follow = {"type": "follow", "mode": "active", "timestamp": 1764000000000, "webhookEventId": uuid.uuid4().hex,

@@ -14,12 +14,11 @@ import threading
 import time
 import uuid
 
-import pika
 import pytest
 import requests
-from cityline_common.amqp.topology import LINE_EVENTS, declare_with_url
+from cityline_common.amqp.topology import LINE_EVENTS
 
-from testsupport import TEST_KEYS, drain, wait_until
+from testsupport import TEST_KEYS, drain, tap_queue, wait_until
 from testsupport.processes import RunningProcess, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -37,15 +36,13 @@ def follow_event():
             "source": {"type": "user", "userId": "U" + uuid.uuid4().hex}, "replyToken": uuid.uuid4().hex}
 
 
-def test_every_webhook_answered_200_survives_a_broker_restart(migrated_database_url, amqp_url):
-    declare_with_url(amqp_url)
-    tap = f"outage-tap-{uuid.uuid4().hex[:6]}"
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    channel = connection.channel()
-    channel.queue_declare(tap, durable=True, arguments={"x-queue-type": "quorum"})
-    channel.queue_bind(tap, LINE_EVENTS, "#")
-    connection.close()
+@pytest.fixture
+def tap(amqp_url):
+    with tap_queue(amqp_url, LINE_EVENTS, prefix="outage-tap") as name:
+        yield name
 
+
+def test_every_webhook_answered_200_survives_a_broker_restart(migrated_database_url, amqp_url, tap):
     base = {"DATABASE_URL": migrated_database_url, "AMQP_URL": amqp_url, "LOG_FORMAT": "text", **TEST_KEYS}
     ports = {"spool": free_port(), "no-spool": free_port()}
     processes = [

@@ -8,10 +8,9 @@ import json
 import threading
 import uuid
 
-import pika
 import pytest
 from cityline_common.amqp import ConfirmingPublisher
-from cityline_common.amqp.topology import LINE_EVENTS, declare_with_url
+from cityline_common.amqp.topology import LINE_EVENTS
 from cityline_common.relay import OutboxRelay
 from cityline_common.settings import load_settings
 from ingress_webhook.adapters.orm import plumbing, webhook_events_seen
@@ -21,7 +20,7 @@ from ingress_webhook.entrypoints.flask_app import create_app
 from ingress_webhook.entrypoints.housekeeping import sweep
 from sqlalchemy import func, select
 
-from testsupport import drain
+from testsupport import drain, tap_queue
 
 pytestmark = pytest.mark.integration
 SECRET = b"8c570fa6dd201bb328f1c1eac23a96d8"
@@ -35,15 +34,8 @@ def sign(body: bytes) -> str:
 @pytest.fixture
 def tap(amqp_url):
     """A queue that sees everything published to line.events."""
-    declare_with_url(amqp_url)
-    name = f"tap-{uuid.uuid4().hex[:8]}"
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    channel = connection.channel()
-    channel.queue_declare(name, durable=True, arguments={"x-queue-type": "quorum"})
-    channel.queue_bind(name, LINE_EVENTS, "#")
-    yield name
-    channel.queue_delete(name)
-    connection.close()
+    with tap_queue(amqp_url, LINE_EVENTS) as name:
+        yield name
 
 
 def make_service(**env_overrides):

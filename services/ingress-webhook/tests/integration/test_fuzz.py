@@ -6,13 +6,11 @@ import hashlib
 import hmac
 import json
 import os
-import uuid
 
-import pika
 import pytest
 import schemathesis
 from cityline_common.amqp import ConfirmingPublisher
-from cityline_common.amqp.topology import LINE_EVENTS, declare_with_url
+from cityline_common.amqp.topology import LINE_EVENTS
 from cityline_common.settings import load_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +18,7 @@ from ingress_webhook.bootstrap import bootstrap
 from ingress_webhook.config import Settings
 from ingress_webhook.entrypoints.flask_app import create_app
 
-from testsupport import drain
+from testsupport import drain, tap_queue
 from testsupport.openapi import line_openapi_dir
 
 pytestmark = pytest.mark.integration
@@ -40,15 +38,8 @@ def harness(migrated_database_url, amqp_url):
                               line_channel_secret=SECRET.decode())
     publisher = ConfirmingPublisher(settings_.amqp_url)
     publisher.start()
-    declare_with_url(amqp_url)
-    tap = f"fuzz-tap-{uuid.uuid4().hex[:6]}"
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    channel = connection.channel()
-    channel.queue_declare(tap, durable=True, arguments={"x-queue-type": "quorum"})
-    channel.queue_bind(tap, LINE_EVENTS, "#")
-    yield create_app(bootstrap(settings_, publisher)).test_client(), tap
-    channel.queue_delete(tap)
-    connection.close()
+    with tap_queue(amqp_url, LINE_EVENTS, prefix="fuzz-tap") as tap:
+        yield create_app(bootstrap(settings_, publisher)).test_client(), tap
     publisher.close()
 
 
