@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from cityline_common.amqp.messages import InboundMessage
 from cityline_common.amqp.topology import CITY_COMMANDS, Binding, Queue
-from cityline_common.db import UnitOfWork, plumbing_tables
-from sqlalchemy import Column, MetaData, String, Table, Text, func, select
+from cityline_common.db import UnitOfWork, make_engine, plumbing_tables
+from sqlalchemy import Column, Engine, MetaData, String, Table, Text, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 
@@ -20,6 +22,23 @@ def make_schema(schema: str):  # type: ignore[no-untyped-def]
         Column("body", Text, nullable=False),
     )
     return metadata, plumbing, effects
+
+
+@contextmanager
+def scratch_schema(database_url: str, prefix: str) -> Iterator[tuple[str, Engine, Table, Table]]:
+    """Create ``make_schema``'s tables in a schema of their own; drop it afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    metadata, plumbing, effects = make_schema(name)
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{name}"'))
+    metadata.create_all(engine)
+    try:
+        yield name, engine, plumbing, effects
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        engine.dispose()
 
 
 def work_queue(name: str | None = None, delivery_limit: int = 3) -> Queue:

@@ -10,27 +10,18 @@ import pytest
 from cityline_common.amqp import ConfirmingPublisher, OutboundMessage
 from cityline_common.amqp.consumer import Consumer, PoisonMessage
 from cityline_common.amqp.topology import CITY_COMMANDS, declare_with_url
-from cityline_common.db import UnitOfWork, make_engine
-from sqlalchemy import text
+from cityline_common.db import UnitOfWork
 
 from testsupport import drain, wait_until
-from testsupport.plumbing import count_effects, make_schema, record_effect, work_queue
+from testsupport.plumbing import count_effects, record_effect, scratch_schema, work_queue
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def store(database_url):
-    name = f"consumer_{uuid.uuid4().hex[:8]}"
-    metadata, plumbing, effects = make_schema(name)
-    engine = make_engine(database_url)
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    metadata.create_all(engine)
-    yield engine, plumbing, effects
-    with engine.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-    engine.dispose()
+    with scratch_schema(database_url, "consumer") as (_, engine, plumbing, effects):
+        yield engine, plumbing, effects
 
 
 @pytest.fixture

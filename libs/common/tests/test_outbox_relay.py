@@ -6,18 +6,17 @@ import subprocess
 import sys
 import textwrap
 import threading
-import uuid
 
 import pytest
 from cityline_common.amqp import ConfirmingPublisher
 from cityline_common.amqp.consumer import Consumer
 from cityline_common.amqp.topology import CITY_COMMANDS, declare_with_url
-from cityline_common.db import UnitOfWork, make_engine
+from cityline_common.db import UnitOfWork
 from cityline_common.relay import OutboxRelay
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from testsupport import drain, wait_until
-from testsupport.plumbing import count_effects, make_schema, record_effect, work_queue
+from testsupport.plumbing import count_effects, record_effect, scratch_schema, work_queue
 
 pytestmark = pytest.mark.integration
 
@@ -26,16 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 
 @pytest.fixture
 def schema(database_url):
-    name = f"relay_{uuid.uuid4().hex[:8]}"
-    metadata, plumbing, effects = make_schema(name)
-    engine = make_engine(database_url)
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{name}"'))
-    metadata.create_all(engine)
-    yield name, engine, plumbing, effects
-    with engine.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-    engine.dispose()
+    with scratch_schema(database_url, "relay") as created:
+        yield created
 
 
 def emit_rows(engine, plumbing, routing_key, count):
