@@ -190,18 +190,29 @@ def narrowcast(context: Context) -> Result:
         if isinstance(limit, int):
             targets = targets[:limit]
         send = world.record_send("narrowcast", context.request_id, context.retry_key, body["messages"], targets)
-        world.async_requests[context.request_id] = AsyncRequest(
-            context.request_id, "narrowcast", time.time(), time.time() + 0.5,
-            {"successCount": send.recipients, "failureCount": 0, "targetCount": len(targets), "recipients": targets},
-        )
+        _accept_async(context, "narrowcast", {"successCount": send.recipients, "failureCount": 0,
+                                              "targetCount": len(targets), "recipients": targets})
     return Result(status=202, body={})
+
+
+def _accept_async(context: Context, kind: str, result: dict[str, Any]) -> None:
+    """Record a request LINE completes later (narrowcast, rich menu batch); done half a second on."""
+    accepted = time.time()
+    context.world.async_requests[context.request_id] = AsyncRequest(
+        context.request_id, kind, accepted, accepted + 0.5, result)
+
+
+def _async_request(context: Context, kind: str) -> AsyncRequest:
+    """The request named by ``?requestId=`` for a progress endpoint, or LINE's 404."""
+    found = context.world.async_requests.get(context.query("requestId") or "")
+    if found is None or found.kind != kind:
+        raise LineError(404, "Not found")
+    return found
 
 
 @operation("getNarrowcastProgress")
 def narrowcast_progress(context: Context) -> Result:
-    found = context.world.async_requests.get(context.query("requestId") or "")
-    if found is None or found.kind != "narrowcast":
-        raise LineError(404, "Not found")
+    found = _async_request(context, "narrowcast")
     body: dict[str, Any] = {"phase": "sending", "acceptedTime": now_iso(found.accepted)}
     if time.time() >= found.complete_after:
         body.update({"phase": "succeeded", "completedTime": now_iso(found.complete_after),
@@ -534,16 +545,13 @@ def batch(context: Context) -> Result:
                     resident.rich_menu_id = op["to"]
                 elif (op["type"] == "unlink" and resident.rich_menu_id == op["from"]) or op["type"] == "unlinkAll":
                     resident.rich_menu_id = None
-        world.async_requests[context.request_id] = AsyncRequest(
-            context.request_id, "richmenu-batch", time.time(), time.time() + 0.5, {})
+        _accept_async(context, "richmenu-batch", {})
     return Result(status=202, body={})
 
 
 @operation("getRichMenuBatchProgress")
 def batch_progress(context: Context) -> Result:
-    found = context.world.async_requests.get(context.query("requestId") or "")
-    if found is None or found.kind != "richmenu-batch":
-        raise LineError(404, "Not found")
+    found = _async_request(context, "richmenu-batch")
     done = time.time() >= found.complete_after
     body = {"phase": "succeeded" if done else "ongoing", "acceptedTime": now_iso(found.accepted)}
     if done:
