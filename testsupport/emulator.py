@@ -8,21 +8,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from werkzeug.serving import make_server
+from cityline_common.web import serve_in_background
 from werkzeug.wrappers import Request, Response
 
 from testsupport import TEST_KEYS
-from testsupport.processes import free_port
 
 
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    """Serve a WSGI app in this process on a free loopback port, as the workers serve their probes."""
+    server = serve_in_background(app, 0)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
 

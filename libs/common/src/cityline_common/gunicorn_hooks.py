@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from cityline_common.tracing import setup_tracing
+from cityline_common.web import bind_host
 
 
 def post_fork(server: Any, worker: Any) -> None:
@@ -24,5 +25,4 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def bind_from_env(port_var: str, default_port: int) -> str:
-    host = os.environ.get("BIND_HOST", "127.0.0.1")
-    return f"{host}:{os.environ.get(port_var, str(default_port))}"
+    return f"{bind_host()}:{os.environ.get(port_var, str(default_port))}"

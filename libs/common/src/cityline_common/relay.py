@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, Row, func, select, update
@@ -164,6 +165,8 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("services", nargs="*", help="service names (default: every installed service)")
+    parser.add_argument("--http-port", type=int, default=None,
+                        help="serve /healthz, /readyz and /metrics on this port (0: any free port)")
     args = parser.parse_args(argv)
     settings = load_settings_or_exit(CommonSettings)
     configure_logging("outbox-relay", settings.log_level, settings.log_format)
@@ -191,6 +194,17 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, _stop)
     for thread in threads:
         thread.start()
+    if args.http_port is not None:
+        from cityline_common.db import check_schema
+        from cityline_common.web import create_base_app, serve_in_background
+
+        def publisher_connected() -> None:
+            if not publisher.ready:
+                raise RuntimeError("the relay's publisher is not connected to the broker")
+
+        checks = {f"database.{name}": partial(check_schema, engine, services[name].schema) for name in chosen}
+        serve_in_background(create_base_app("outbox-relay", {**checks, "broker": publisher_connected}),
+                            args.http_port)
     log.info("outbox relay running", extra={"services": chosen})
     for thread in threads:
         while thread.is_alive():

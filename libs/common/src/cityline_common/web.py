@@ -7,11 +7,14 @@ thin and call the service layer.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from cityline_common.metrics import HTTP_DURATION, HTTP_REQUESTS, render_latest
 from cityline_common.tracing import setup_tracing
@@ -94,6 +97,20 @@ def create_base_app(
     except Exception:  # instrumentation is an aid, never a reason not to serve
         log.warning("flask instrumentation unavailable", exc_info=True)
     return app
+
+
+def bind_host() -> str:
+    """Where HTTP servers listen: loopback locally, ``0.0.0.0`` in the container image."""
+    return os.environ.get("BIND_HOST", "127.0.0.1")
+
+
+def serve_in_background(app: Flask, port: int) -> BaseWSGIServer:
+    """Serve ``app`` from a daemon thread: the processes gunicorn does not run (AMQP consumers, the
+    outbox relay) still answer liveness and readiness probes and Prometheus scrapes."""
+    server = make_server(bind_host(), port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
+    log.info("health and metrics endpoints listening", extra={"port": server.server_port})
+    return server
 
 
 def bad_request(reason: str, status: int = 400) -> tuple[Response, int]:

@@ -24,6 +24,8 @@ def bootstrap(settings: Settings, engine: Engine | None = None) -> AdminUi:
         "segment-service": settings.segment_service_url,
         "richmenu-service": settings.richmenu_service_url,
         "dispatcher": settings.dispatcher_url,
+        "segment-consumer": settings.segment_consumer_url,
+        "outbox-relay": settings.outbox_relay_url,
     }
     return AdminUi(
         settings=settings,

@@ -6,8 +6,8 @@ from cityline_common.settings import load_settings
 from segment_service.bootstrap import bootstrap as segment_bootstrap
 from segment_service.config import Settings as SegmentSettings
 from segment_service.entrypoints.flask_app import create_app as create_segment_app
-from werkzeug.serving import make_server
 
+from testsupport.emulator import serve
 from testsupport.processes import free_port
 
 pytestmark = pytest.mark.integration
@@ -16,20 +16,15 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def segment_url(service_env):
     """A real segment-service on a loopback port (admin-ui only ever calls its HTTP API)."""
-    import threading
-
-    port = free_port()
-    server = make_server("127.0.0.1", port, create_segment_app(segment_bootstrap(load_settings(SegmentSettings))))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
+    with serve(create_segment_app(segment_bootstrap(load_settings(SegmentSettings)))) as url:
+        yield url
 
 
 def test_status_page_in_japanese_with_live_and_missing_services(service_env, monkeypatch, segment_url):
     monkeypatch.setenv("SEGMENT_SERVICE_URL", segment_url)
     dead = f"http://127.0.0.1:{free_port()}"
-    for var in ("INGRESS_WEBHOOK_URL", "RICHMENU_SERVICE_URL", "DISPATCHER_URL"):
+    for var in ("INGRESS_WEBHOOK_URL", "RICHMENU_SERVICE_URL", "DISPATCHER_URL", "SEGMENT_CONSUMER_URL",
+                "OUTBOX_RELAY_URL"):
         monkeypatch.setenv(var, dead)
     client = create_app(bootstrap(load_settings(Settings))).test_client()
     page = client.get("/")

@@ -10,6 +10,8 @@ SERVICE_LABELS: dict[str, str] = {
     "segment-service": "受信設定・セグメント",
     "richmenu-service": "リッチメニュー",
     "dispatcher": "配信",
+    "segment-consumer": "友だち登録・ブロックの反映",
+    "outbox-relay": "サービス間の送信中継",
 }
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
+from functools import partial
 
 from cityline_common.amqp.consumer import Consumer
 from cityline_common.amqp.messages import InboundMessage
 from cityline_common.amqp.topology import queue
-from cityline_common.db import UnitOfWork
+from cityline_common.db import UnitOfWork, check_schema
 from cityline_common.logging import configure_logging
 from cityline_common.settings import load_settings_or_exit
 from cityline_common.tracing import setup_tracing
+from cityline_common.web import ReadinessCheck, create_base_app, serve_in_background
 
+from segment_service.adapters.orm import SCHEMA
 from segment_service.bootstrap import SegmentService, bootstrap
 from segment_service.config import Settings
 from segment_service.entrypoints.line_events import to_command
@@ -36,11 +40,26 @@ def build_consumer(service: SegmentService) -> Consumer:
     )
 
 
-def main() -> None:
+def readiness(service: SegmentService, consumer: Consumer) -> dict[str, ReadinessCheck]:
+    def consuming() -> None:
+        if not consumer.connected.is_set():
+            raise RuntimeError(f"not consuming {consumer.queue.name}")
+
+    return {"database": partial(check_schema, service.engine, SCHEMA.schema), "consuming": consuming}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Consume LINE events for segment-service.")
+    parser.add_argument("--http-port", type=int, default=None,
+                        help="serve /healthz, /readyz and /metrics on this port (0: any free port)")
+    args = parser.parse_args(argv)
     settings = load_settings_or_exit(Settings)
     configure_logging("segment-service-consumer", settings.log_level, settings.log_format)
     setup_tracing("segment-service-consumer")
-    consumer = build_consumer(bootstrap(settings))
+    service = bootstrap(settings)
+    consumer = build_consumer(service)
+    if args.http_port is not None:
+        serve_in_background(create_base_app("segment-service-consumer", readiness(service, consumer)), args.http_port)
     signal.signal(signal.SIGTERM, lambda *_: consumer.stop())
     signal.signal(signal.SIGINT, lambda *_: consumer.stop())
     consumer.run()
