@@ -39,13 +39,17 @@ def _uv() -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("project", PACKAGES, ids=[p.name for p in PACKAGES])
 def test_wheel_carries_every_file_of_the_package(project: Path, tmp_path: Path) -> None:
+    # Built from a copy: setuptools leaves build/ behind, and must not reuse one either.
+    copy = tmp_path / project.name
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests"))
+    out = tmp_path / "dist"
     subprocess.run(
-        [_uv(), "build", "--wheel", "--quiet", "--out-dir", str(tmp_path), str(project)],
+        [_uv(), "build", "--wheel", "--quiet", "--out-dir", str(out), str(copy)],
         check=True,
         capture_output=True,
         timeout=300,
     )
-    (wheel,) = tmp_path.glob("*.whl")
+    (wheel,) = out.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         packaged = {name for name in archive.namelist() if ".dist-info/" not in name}
     missing = sorted(_source_files(project) - packaged)
