@@ -69,9 +69,11 @@ lint: install
 bench: install backing-services
 	@$(LOAD_ENV); for b in bench/*/bench.py; do echo "== $$b" >&2; $(BIN)/python $$b || exit 1; done
 
+# The runtime set first (the container image installs it), then everything else constrained to it.
 lock: $(BIN)/python
 	$(BIN)/python -m pip install -q uv
-	$(UV) pip compile -q requirements.in -o requirements.lock --python-version 3.11
+	$(UV) pip compile -q requirements-runtime.in -o requirements-runtime.lock --python-version 3.11
+	$(UV) pip compile -q requirements.in -c requirements-runtime.lock -o requirements.lock --python-version 3.11
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
