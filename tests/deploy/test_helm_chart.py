@@ -1,0 +1,231 @@
+"""The Helm chart, rendered with Helm's own engine (helm-python-sdk) and every manifest checked
+against the Kubernetes API schemas (kubernetes-validate, offline). Beyond "it renders", the chart
+must run what the Procfile runs, redundantly, hardened, behind default-deny network policies, with
+migrations before any new pod starts — and refuse values that are wrong."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy" / "helm" / "cityline"
+KUBERNETES_VERSIONS = ("1.27", "1.30", "1.33")  # the oldest the chart supports (kubeVersion) to recent
+REQUIRED = {"existingSecret": "cityline-secrets"}
+WORKLOAD_KINDS = {"Deployment", "CronJob", "Job"}
+
+
+def render(values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    with helm.Chart.load(str(CHART)) as chart:
+        files = chart.render({**REQUIRED, **(values or {})}, name="itami", namespace="cityline",
+                             is_install=True)
+    documents = []
+    for path, text in files.items():
+        if path.endswith(".yaml"):
+            documents.extend(doc for doc in yaml.safe_load_all(text) if doc)
+    return documents
+
+
+def by_kind(documents: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in documents if doc["kind"] == kind}
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"]["spec"]
+
+
+@pytest.fixture(scope="module")
+def manifests() -> list[dict[str, Any]]:
+    return render()
+
+
+def test_helm_lint_finds_no_errors():
+    result = helm.lint(str(CHART), REQUIRED, strict=True)
+    assert result["errors"] == []
+    assert [m for m in result["messages"] if m["severity"] > 1 and "icon" not in m["error"]] == []
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_manifest_is_valid_kubernetes(manifests, version):
+    with_everything = render({"ingress": {"enabled": True, "webhookHost": "line.city.itami.lg.jp",
+                                          "adminHost": "admin.city.itami.lg.jp", "tls": {"secretName": "tls"}}})
+    for document in with_everything:
+        kubernetes_validate.validate(document, version, strict=True)
+    assert {doc["kind"] for doc in manifests} >= {"Deployment", "Service", "ConfigMap", "PodDisruptionBudget",
+                                                 "HorizontalPodAutoscaler", "NetworkPolicy", "CronJob", "Job",
+                                                 "ServiceAccount"}
+
+
+def _procfile() -> dict[str, list[str]]:
+    entries = {}
+    for line in (ROOT / "Procfile").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            entries[name.strip()] = shlex.split(command)
+    return entries
+
+
+def _as_deployed(argv: list[str]) -> list[str]:
+    """A Procfile command as the image runs it: scripts/serve.sh is installed as cityline-serve,
+    ${VAR:-default} ports become the chart's fixed ports."""
+    argv = ["cityline-serve" if part == "scripts/serve.sh" else part for part in argv]
+    return [re.sub(r"^\$\{[A-Z_]+:-(\d+)\}$", r"\1", part) for part in argv]
+
+
+def test_the_chart_runs_every_process_of_the_procfile(manifests):
+    commands = []
+    for kind in ("Deployment", "CronJob"):
+        for workload in by_kind(manifests, kind).values():
+            (container,) = pod_spec(workload)["containers"]
+            commands.append(container["command"])
+    local_only = {"emulator", "demo"}  # the LINE stand-in and the demo residents never run in a city
+    for name, argv in _procfile().items():
+        if name in local_only:
+            continue
+        expected = _as_deployed(argv)
+        if name == "housekeeping":  # a loop locally; one sweep per CronJob run in the cluster
+            expected = [*expected, "--once"]
+        assert expected in commands, f"Procfile process {name!r} ({expected}) is not run by the chart: {commands}"
+    assert len(commands) == len(_procfile()) - len(local_only)
+
+
+def test_workloads_are_redundant_and_probed(manifests):
+    deployments = by_kind(manifests, "Deployment")
+    autoscalers = by_kind(manifests, "HorizontalPodAutoscaler")
+    budgets = by_kind(manifests, "PodDisruptionBudget")
+    assert len(deployments) == 7
+    for name, deployment in deployments.items():
+        replicas = autoscalers[name]["spec"]["minReplicas"] if name in autoscalers else deployment["spec"]["replicas"]
+        assert replicas >= 2, name
+        assert "replicas" not in deployment["spec"] or name not in autoscalers  # the HPA owns the count
+        assert budgets[name]["spec"]["selector"] == deployment["spec"]["selector"]
+        assert 1 <= budgets[name]["spec"]["minAvailable"] < replicas
+        assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+        spec = pod_spec(deployment)
+        assert {c["topologyKey"] for c in spec["topologySpreadConstraints"]} == {"topology.kubernetes.io/zone",
+                                                                                 "kubernetes.io/hostname"}
+        (container,) = spec["containers"]
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        (port,) = container["ports"]
+        # The port the process listens on is the port the probes and the Service use.
+        if "--http-port" in container["command"]:
+            assert container["command"][container["command"].index("--http-port") + 1] == str(port["containerPort"])
+        else:
+            env = {e["name"]: e["value"] for e in container["env"]}
+            assert str(port["containerPort"]) in [v for k, v in env.items() if k.endswith("_PORT")]
+    assert autoscalers["itami-cityline-ingress-webhook"]["spec"]["minReplicas"] >= 3
+
+
+def test_pods_are_hardened_and_take_secrets_only_by_reference(manifests):
+    for workload in [doc for doc in manifests if doc["kind"] in WORKLOAD_KINDS]:
+        spec = pod_spec(workload)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert spec["automountServiceAccountToken"] is False
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"]["drop"] == ["ALL"]
+            assert container["resources"]["requests"]["memory"] and container["resources"]["limits"]["memory"]
+            assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]  # read-only root
+            assert {"secretRef": {"name": "cityline-secrets"}} in container["envFrom"]
+            for variable in container.get("env", []):
+                assert not re.search(r"SECRET|TOKEN|KEY|PASSWORD|DATABASE_URL|AMQP_URL", variable["name"])
+    (config,) = by_kind(manifests, "ConfigMap").values()
+    assert not [key for key in config["data"] if re.search(r"SECRET|TOKEN|KEYS?$|PASSWORD", key)]
+    assert config["data"]["SEGMENT_SERVICE_URL"] == "http://itami-cityline-segment-service:8002"
+    assert config["data"]["BIND_HOST"] == "0.0.0.0"
+
+
+def test_migrations_run_as_a_hook_before_pods_of_a_release_start(manifests):
+    (job,) = by_kind(manifests, "Job").values()
+    assert set(job["metadata"]["annotations"]["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
+    spec = pod_spec(job)
+    assert [c["command"] for c in spec["initContainers"]] == [["cityline-migrate"]]
+    assert [c["command"] for c in spec["containers"]] == [["cityline-topology"]]
+    # A hook runs before the release's ConfigMap and ServiceAccount exist on a first install.
+    assert "serviceAccountName" not in spec
+    assert all("configMapRef" not in ref for c in spec["initContainers"] + spec["containers"] for ref in c["envFrom"])
+
+
+def test_network_policies_deny_by_default_and_allow_named_callers(manifests):
+    policies = by_kind(manifests, "NetworkPolicy")
+    deny = policies.pop("itami-cityline-default-deny")
+    assert deny["spec"]["policyTypes"] == ["Ingress"] and "ingress" not in deny["spec"]
+
+    def callers(name: str) -> list[dict[str, Any]]:
+        (rule,) = policies[f"itami-cityline-{name}"]["spec"]["ingress"]
+        return rule["from"]
+
+    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    controller = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    assert callers("outbox-relay") == [monitoring]
+    assert callers("segment-consumer") == [monitoring]
+    assert callers("ingress-webhook") == [monitoring, controller]
+    admin_ui = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "cityline", "app.kubernetes.io/instance":
+                                                "itami", "app.kubernetes.io/component": "admin-ui"}}}
+    assert admin_ui in callers("segment-service") and controller not in callers("segment-service")
+
+
+def test_only_the_webhook_path_is_public():
+    documents = render({"ingress": {"enabled": True, "webhookHost": "line.city.itami.lg.jp",
+                                    "adminHost": "admin.city.itami.lg.jp",
+                                    "adminAnnotations": {"nginx.ingress.kubernetes.io/whitelist-source-range":
+                                                         "10.0.0.0/8"}}})
+    ingresses = by_kind(documents, "Ingress")
+    (webhook_path,) = ingresses["itami-cityline-webhook"]["spec"]["rules"][0]["http"]["paths"]
+    assert (webhook_path["path"], webhook_path["pathType"]) == ("/callback", "Exact")
+    assert webhook_path["backend"]["service"]["name"] == "itami-cityline-ingress-webhook"
+    admin = ingresses["itami-cityline-admin"]
+    assert admin["metadata"]["annotations"]["nginx.ingress.kubernetes.io/whitelist-source-range"] == "10.0.0.0/8"
+    assert "whitelist-source-range" not in str(ingresses["itami-cityline-webhook"]["metadata"])
+
+
+def test_pods_roll_when_settings_change(manifests):
+    def checksums(documents: list[dict[str, Any]]) -> set[str]:
+        return {pod_template["metadata"]["annotations"]["checksum/config"]
+                for doc in documents if doc["kind"] == "Deployment"
+                for pod_template in [doc["spec"]["template"]]}
+
+    before = checksums(manifests)
+    assert len(before) == 1
+    assert checksums(render({"config": {"LOG_LEVEL": "DEBUG"}})).isdisjoint(before)
+
+
+def _values_with(path: str, value: Any) -> dict[str, Any]:
+    """``a.b.c`` = value as nested values; Helm merges them over values.yaml."""
+    values: dict[str, Any] = {}
+    *parents, last = path.split(".")
+    node = values
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    return values
+
+
+@pytest.mark.parametrize(("values", "reason"), [
+    ({"existingSecret": ""}, "existingSecret is required"),
+    (_values_with("components.adminUi.replicaCount", 0), "minimum"),
+    (_values_with("components.adminUi.port", "eight thousand"), "port"),
+    (_values_with("components.adminUi.bogus", True), "bogus"),
+    (_values_with("config.LOG_LEVEL", "LOUD"), "LOG_LEVEL"),
+    (_values_with("image.digest", "latest"), "digest"),
+    (_values_with("components.dispatcher.pdb.minAvailable", 2), "pdb.minAvailable (2) must be below its replicas"),
+    (_values_with("components.dispatcher.allowFrom", ["mallory"]), '"mallory" is neither a component'),
+    ({"ingress": {"enabled": True}}, "ingress.enabled needs"),
+])
+def test_wrong_values_are_refused_with_a_reason(values, reason):
+    with pytest.raises(helm.HelmError, match=re.escape(reason)):
+        render(values)
