@@ -208,10 +208,27 @@ def test_broker_down_with_spool_is_200_and_the_relay_delivers_later(service_env,
 def test_database_down_still_publishes(service_env, tap, amqp_url):
     no_db = make_service(database_url="postgresql://nobody@127.0.0.1:1/none")
     try:
-        assert post(create_app(no_db).test_client(), webhook(event("follow"))).status_code == 200
+        client = create_app(no_db).test_client()
+        assert post(client, webhook(event("follow"))).status_code == 200
+        ready = client.get("/readyz")  # it still takes webhooks, so it stays in service
+        assert ready.status_code == 200 and ready.json["checks"]["database"].startswith("unavailable")
     finally:
         no_db.publisher.close()
     assert len(drain(amqp_url, tap)) == 1
+
+
+def test_broker_and_database_down_is_503_and_not_ready(service_env, tap, amqp_url):
+    nothing = make_service(database_url="postgresql://nobody@127.0.0.1:1/none", amqp_url=NO_BROKER)
+    try:
+        client = create_app(nothing).test_client()
+        assert post(client, webhook(event("follow"))).status_code == 503
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert {name: state.split(":")[0] for name, state in ready.json["checks"].items()} == {
+            "accepting": "unavailable", "database": "unavailable", "broker": "unavailable"}
+    finally:
+        nothing.publisher.close()
+    assert drain(amqp_url, tap, timeout=0.3) == []
 
 
 def test_metrics_count_outcomes(client):

@@ -39,11 +39,22 @@ def create_app(service: IngressService | None = None) -> Flask:
         check_schema(service.engine, "ingress")
 
     spooling = service.settings.webhook_spool == "postgres"
-    # With the spool on, a broker outage does not stop ingress from taking webhooks: it stays in service.
+
+    def accepting_webhooks() -> None:
+        """Ready while a webhook can be taken durably: the broker confirms it, or (with the spool on)
+        the database spools it. A database outage alone only costs de-duplication (consumers are
+        idempotent), so it does not take ingress out of service; both down does."""
+        try:
+            broker_ready()
+        except RuntimeError:
+            if not spooling:
+                raise
+            database_ready()
+
     app = create_base_app(
         "ingress-webhook",
-        {"database": database_ready} if spooling else {"database": database_ready, "broker": broker_ready},
-        informational_checks={"broker": broker_ready} if spooling else None,
+        {"accepting": accepting_webhooks},
+        informational_checks={"database": database_ready, "broker": broker_ready},
     )
     # Werkzeug refuses a larger body with 413 before reading it (also for chunked bodies, while reading).
     app.config["MAX_CONTENT_LENGTH"] = service.settings.webhook_max_body_bytes
