@@ -162,11 +162,11 @@ def main(argv: list[str] | None = None) -> None:
     from cityline_common.migrations import registered_services
     from cityline_common.settings import CommonSettings, load_settings_or_exit
     from cityline_common.tracing import setup_tracing
+    from cityline_common.web import add_http_port_option, serve_worker_endpoints
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("services", nargs="*", help="service names (default: every installed service)")
-    parser.add_argument("--http-port", type=int, default=None,
-                        help="serve /healthz, /readyz and /metrics on this port (0: any free port)")
+    add_http_port_option(parser)
     args = parser.parse_args(argv)
     settings = load_settings_or_exit(CommonSettings)
     configure_logging("outbox-relay", settings.log_level, settings.log_format)
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"unknown service(s): {', '.join(unknown)}; installed: {', '.join(sorted(services))}")
 
-    from cityline_common.db import make_engine
+    from cityline_common.db import check_schema, make_engine
 
     engine = make_engine(settings.database_url, pool_size=len(chosen) + 1)
     publisher = ConfirmingPublisher(settings.amqp_url, name="outbox-relay")
@@ -194,17 +194,13 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, _stop)
     for thread in threads:
         thread.start()
-    if args.http_port is not None:
-        from cityline_common.db import check_schema
-        from cityline_common.web import create_base_app, serve_in_background
 
-        def publisher_connected() -> None:
-            if not publisher.ready:
-                raise RuntimeError("the relay's publisher is not connected to the broker")
+    def publisher_connected() -> None:
+        if not publisher.ready:
+            raise RuntimeError("the relay's publisher is not connected to the broker")
 
-        checks = {f"database.{name}": partial(check_schema, engine, services[name].schema) for name in chosen}
-        serve_in_background(create_base_app("outbox-relay", {**checks, "broker": publisher_connected}),
-                            args.http_port)
+    checks = {f"database.{name}": partial(check_schema, engine, services[name].schema) for name in chosen}
+    serve_worker_endpoints("outbox-relay", {**checks, "broker": publisher_connected}, args.http_port)
     log.info("outbox relay running", extra={"services": chosen})
     for thread in threads:
         while thread.is_alive():

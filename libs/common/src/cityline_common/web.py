@@ -6,6 +6,7 @@ thin and call the service layer.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import threading
@@ -105,12 +106,27 @@ def bind_host() -> str:
 
 
 def serve_in_background(app: Flask, port: int) -> BaseWSGIServer:
-    """Serve ``app`` from a daemon thread: the processes gunicorn does not run (AMQP consumers, the
-    outbox relay) still answer liveness and readiness probes and Prometheus scrapes."""
+    """Serve ``app`` from a daemon thread on ``port`` (0: any free port)."""
     server = make_server(bind_host(), port, app, threaded=True)
     threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
     log.info("health and metrics endpoints listening", extra={"port": server.server_port})
     return server
+
+
+def add_http_port_option(parser: argparse.ArgumentParser) -> None:
+    """``--http-port`` for the processes gunicorn does not run (AMQP consumers, the outbox relay)."""
+    parser.add_argument("--http-port", type=int, default=None,
+                        help="serve /healthz, /readyz and /metrics on this port (0: any free port)")
+
+
+def serve_worker_endpoints(
+    process: str, readiness_checks: Mapping[str, ReadinessCheck], port: int | None
+) -> BaseWSGIServer | None:
+    """/healthz, /readyz and /metrics of a worker process, so Kubernetes probes it and Prometheus
+    scrapes it like a web service; nothing when ``port`` is None (no ``--http-port``)."""
+    if port is None:
+        return None
+    return serve_in_background(create_base_app(process, readiness_checks), port)
 
 
 def bad_request(reason: str, status: int = 400) -> tuple[Response, int]:

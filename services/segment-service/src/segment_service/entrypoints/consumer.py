@@ -13,7 +13,7 @@ from cityline_common.db import UnitOfWork, check_schema
 from cityline_common.logging import configure_logging
 from cityline_common.settings import load_settings_or_exit
 from cityline_common.tracing import setup_tracing
-from cityline_common.web import ReadinessCheck, create_base_app, serve_in_background
+from cityline_common.web import ReadinessCheck, add_http_port_option, serve_worker_endpoints
 
 from segment_service.adapters.orm import SCHEMA
 from segment_service.bootstrap import SegmentService, bootstrap
@@ -50,16 +50,14 @@ def readiness(service: SegmentService, consumer: Consumer) -> dict[str, Readines
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Consume LINE events for segment-service.")
-    parser.add_argument("--http-port", type=int, default=None,
-                        help="serve /healthz, /readyz and /metrics on this port (0: any free port)")
+    add_http_port_option(parser)
     args = parser.parse_args(argv)
     settings = load_settings_or_exit(Settings)
     configure_logging("segment-service-consumer", settings.log_level, settings.log_format)
     setup_tracing("segment-service-consumer")
     service = bootstrap(settings)
     consumer = build_consumer(service)
-    if args.http_port is not None:
-        serve_in_background(create_base_app("segment-service-consumer", readiness(service, consumer)), args.http_port)
+    serve_worker_endpoints("segment-service-consumer", readiness(service, consumer), args.http_port)
     signal.signal(signal.SIGTERM, lambda *_: consumer.stop())
     signal.signal(signal.SIGINT, lambda *_: consumer.stop())
     consumer.run()
