@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 from typing import Any
 
 import helm_python as helm
@@ -15,7 +14,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from testsupport import ROOT
+
 CHART = ROOT / "deploy" / "helm" / "cityline"
 KUBERNETES_VERSIONS = ("1.27", "1.30", "1.33")  # the oldest the chart supports (kubeVersion) to recent
 REQUIRED = {"existingSecret": "cityline-secrets"}
@@ -44,9 +44,19 @@ def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
     return spec["template"]["spec"]
 
 
+WITH_INGRESS = {"ingress": {"enabled": True, "webhookHost": "line.city.itami.lg.jp",
+                            "adminHost": "admin.city.itami.lg.jp", "tls": {"secretName": "tls"},
+                            "adminAnnotations": {"nginx.ingress.kubernetes.io/whitelist-source-range": "10.0.0.0/8"}}}
+
+
 @pytest.fixture(scope="module")
 def manifests() -> list[dict[str, Any]]:
     return render()
+
+
+@pytest.fixture(scope="module")
+def manifests_with_ingress() -> list[dict[str, Any]]:
+    return render(WITH_INGRESS)
 
 
 def test_helm_lint_finds_no_errors():
@@ -56,10 +66,8 @@ def test_helm_lint_finds_no_errors():
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-def test_every_manifest_is_valid_kubernetes(manifests, version):
-    with_everything = render({"ingress": {"enabled": True, "webhookHost": "line.city.itami.lg.jp",
-                                          "adminHost": "admin.city.itami.lg.jp", "tls": {"secretName": "tls"}}})
-    for document in with_everything:
+def test_every_manifest_is_valid_kubernetes(manifests, manifests_with_ingress, version):
+    for document in manifests_with_ingress:
         kubernetes_validate.validate(document, version, strict=True)
     assert {doc["kind"] for doc in manifests} >= {"Deployment", "Service", "ConfigMap", "PodDisruptionBudget",
                                                  "HorizontalPodAutoscaler", "NetworkPolicy", "CronJob", "Job",
@@ -179,12 +187,8 @@ def test_network_policies_deny_by_default_and_allow_named_callers(manifests):
     assert admin_ui in callers("segment-service") and controller not in callers("segment-service")
 
 
-def test_only_the_webhook_path_is_public():
-    documents = render({"ingress": {"enabled": True, "webhookHost": "line.city.itami.lg.jp",
-                                    "adminHost": "admin.city.itami.lg.jp",
-                                    "adminAnnotations": {"nginx.ingress.kubernetes.io/whitelist-source-range":
-                                                         "10.0.0.0/8"}}})
-    ingresses = by_kind(documents, "Ingress")
+def test_only_the_webhook_path_is_public(manifests_with_ingress):
+    ingresses = by_kind(manifests_with_ingress, "Ingress")
     (webhook_path,) = ingresses["itami-cityline-webhook"]["spec"]["rules"][0]["http"]["paths"]
     assert (webhook_path["path"], webhook_path["pathType"]) == ("/callback", "Exact")
     assert webhook_path["backend"]["service"]["name"] == "itami-cityline-ingress-webhook"
