@@ -6,10 +6,17 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pika
 import pytest
 from cityline_common.amqp.topology import declare_with_url
+
+ROOT = Path(__file__).resolve().parents[1]
+# Every installable package of the repository, as the Makefile finds them.
+LOCAL_PACKAGES = sorted(
+    p.parent for top in ("libs", "services", "tools") for p in (ROOT / top).glob("*/pyproject.toml")
+)
 
 TEST_KEYS = {
     # Fixed keys for tests only (32 repeated bytes each); never used outside tests.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from testsupport import ROOT
 
 
 def line_openapi_dir() -> Path:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+from testsupport import ROOT
+
 BIN = Path(sys.executable).parent
 
 

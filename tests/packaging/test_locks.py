@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from testsupport import LOCAL_PACKAGES, ROOT
+
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)", re.MULTILINE)
 
 
@@ -23,8 +23,8 @@ def _pins(lock: str) -> dict[str, str]:
 def _declared_dependencies() -> dict[str, set[str]]:
     """Third-party requirement names of each local package, from its pyproject.toml."""
     projects = {}
-    for pyproject in sorted(ROOT.glob("*/*/pyproject.toml")):
-        project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    for package in LOCAL_PACKAGES:
+        project = tomllib.loads((package / "pyproject.toml").read_text(encoding="utf-8"))["project"]
         projects[_canonical(project["name"])] = {
             _canonical(re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0])
             for requirement in project.get("dependencies", [])

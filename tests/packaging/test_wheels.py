@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = sorted(p.parent for top in ("libs", "services", "tools") for p in (ROOT / top).glob("*/pyproject.toml"))
+from testsupport import LOCAL_PACKAGES
+
 IGNORED_SUFFIXES = {".pyc"}
 
 
@@ -37,7 +37,7 @@ def _uv() -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("project", PACKAGES, ids=[p.name for p in PACKAGES])
+@pytest.mark.parametrize("project", LOCAL_PACKAGES, ids=[p.name for p in LOCAL_PACKAGES])
 def test_wheel_carries_every_file_of_the_package(project: Path, tmp_path: Path) -> None:
     # Built from a copy: setuptools leaves build/ behind, and must not reuse one either.
     copy = tmp_path / project.name

@@ -1,6 +1,5 @@
 """Outbox + relay against real PostgreSQL and RabbitMQ, including a relay killed mid-batch."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,12 +14,11 @@ from cityline_common.db import UnitOfWork
 from cityline_common.relay import OutboxRelay
 from sqlalchemy import func, select
 
-from testsupport import drain, wait_until
+from testsupport import ROOT, drain, wait_until
 from testsupport.plumbing import count_effects, record_effect, scratch_schema, work_queue
 
 pytestmark = pytest.mark.integration
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 @pytest.fixture
@@ -125,7 +123,7 @@ def test_relay_killed_between_publish_and_mark_republishes_and_consumers_ignore_
     declare_with_url(amqp_url, (queue,))
     ids = emit_rows(engine, plumbing, queue.name, 20)
 
-    script = RELAY_THAT_DIES.format(root=ROOT, schema=name, amqp_url=amqp_url,
+    script = RELAY_THAT_DIES.format(root=str(ROOT), schema=name, amqp_url=amqp_url,
                                     database_url=database_url)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == -signal.SIGKILL, result.stderr
