@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s line-emulator %(levelname)s %(message)s")
 
-    class Server(BaseApplication):
+    class Server(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped: subclassing Any
         def load_config(self) -> None:
             settings: dict[str, Any] = {
                 "bind": f"{args.host}:{args.port}", "workers": 1, "worker_class": "gthread",

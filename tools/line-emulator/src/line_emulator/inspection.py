@@ -7,25 +7,30 @@ Not part of LINE: this is how tests, demos and benchmarks script the population 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from line_emulator.limits import parse_limit
 from line_emulator.webhooks import example_event, user_source
 
+if TYPE_CHECKING:
+    from line_emulator.app import Emulator
+    from line_emulator.world import Resident
+
 inspection = Blueprint("inspection", __name__, url_prefix="/_emulator")
 
 
-def _emulator():  # type: ignore[no-untyped-def]
-    return current_app.extensions["line_emulator"]
+def _emulator() -> Emulator:
+    emulator: Emulator = current_app.extensions["line_emulator"]
+    return emulator
 
 
 def _bad(reason: str, status: int = 400) -> tuple[Response, int]:
     return jsonify(error=reason), status
 
 
-def _resident_or_404(user_id: str):  # type: ignore[no-untyped-def]
+def _resident_or_404(user_id: str) -> Resident | None:
     return _emulator().world.resident(user_id)
 
 

@@ -11,10 +11,11 @@ import re
 import struct
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from line_emulator.app import Context, Handler, LineError, Result
-from line_emulator.world import AsyncRequest, Audience, RichMenu, World, now_iso
+from line_emulator.world import AsyncRequest, Audience, Resident, RichMenu, World, now_iso
 
 USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 TO_ID = re.compile(r"^[URC][0-9a-f]{32}$")
@@ -26,7 +27,7 @@ MAX_IMAGE_BYTES = 1024 * 1024
 HANDLERS: dict[str, Handler] = {}
 
 
-def operation(operation_id: str):  # type: ignore[no-untyped-def]
+def operation(operation_id: str) -> Callable[[Handler], Handler]:
     def register(function: Handler) -> Handler:
         HANDLERS[operation_id] = function
         return function
@@ -151,7 +152,7 @@ def _audience_members(world: World, recipient: dict[str, Any] | None) -> set[str
     raise invalid("unsupported recipient", "recipient")
 
 
-def _demographic_match(resident: Any, demographic: dict[str, Any] | None) -> bool:
+def _demographic_match(resident: Resident, demographic: dict[str, Any] | None) -> bool:
     if not demographic:
         return True
     kind = demographic.get("type")
