@@ -9,6 +9,8 @@ UV := $(BIN)/uv
 LOCAL_PACKAGES := $(patsubst %/pyproject.toml,%,$(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml))
 MYPY_PACKAGES := $(foreach d,$(filter-out %.egg-info,$(wildcard $(addsuffix /src/*,$(LOCAL_PACKAGES)))),-p $(notdir $(d)))
 TEST_PATHS := $(wildcard libs/*/tests services/*/tests tools/*/tests) tests
+# The fast loop: domain and handler stories in memory, plus the contract checks (< 30 s).
+UNIT_TEST_PATHS := $(wildcard libs/*/tests services/*/tests) tests/contracts
 # Settings: .env (created from .env.example) unless the environment already says otherwise.
 ENV_FILE := .env
 LOAD_ENV = set -a; [ -f $(ENV_FILE) ] && . ./$(ENV_FILE); set +a
@@ -18,7 +20,8 @@ LOAD_ENV = set -a; [ -f $(ENV_FILE) ] && . ./$(ENV_FILE); set +a
 help:
 	@echo "make up      install, start PostgreSQL/RabbitMQ if needed, migrate, seed, run everything"
 	@echo "make test    the whole test suite (unit, integration, end-to-end)"
-	@echo "make lint    ruff and mypy"
+	@echo "make test-unit  the fast loop: handler stories in memory, contracts (no servers needed)"
+	@echo "make lint    ruff and mypy (strict)"
 	@echo "make bench   every benchmark under bench/ (JSON out)"
 	@echo "make migrate / make seed / make lock / make clean"
 
@@ -38,7 +41,13 @@ $(VENV)/.installed: $(BIN)/python requirements.lock $(foreach p,$(LOCAL_PACKAGES
 	$(UV) pip install -q --python $(BIN)/python --no-deps $(foreach p,$(LOCAL_PACKAGES),-e $(p))
 	touch $@
 
-install: $(VENV)/.installed
+# The official AsyncAPI JSON Schemas (package.json) that tests/contracts checks docs/asyncapi.yaml against.
+node_modules/.package-lock.json: package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 or newer (it brings npm)" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
+
+install: $(VENV)/.installed node_modules/.package-lock.json
 
 backing-services: $(ENV_FILE)
 	@$(LOAD_ENV); bash scripts/ensure-backing-services.sh
@@ -60,7 +69,7 @@ test: install backing-services
 	@$(LOAD_ENV); $(BIN)/pytest $(TEST_PATHS) $(PYTEST_ARGS)
 
 test-unit: install
-	$(BIN)/pytest $(TEST_PATHS) -m "not integration and not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest $(UNIT_TEST_PATHS) -m "not integration and not e2e" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
