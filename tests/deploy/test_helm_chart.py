@@ -84,9 +84,7 @@ def _procfile() -> dict[str, list[str]]:
 
 
 def _as_deployed(argv: list[str]) -> list[str]:
-    """A Procfile command as the image runs it: scripts/serve.sh is installed as cityline-serve,
-    ${VAR:-default} ports become the chart's fixed ports."""
-    argv = ["cityline-serve" if part == "scripts/serve.sh" else part for part in argv]
+    """A Procfile command as the image runs it: ${VAR:-default} ports become the chart's fixed ports."""
     return [re.sub(r"^\$\{[A-Z_]+:-(\d+)\}$", r"\1", part) for part in argv]
 
 
@@ -101,7 +99,7 @@ def test_the_chart_runs_every_process_of_the_procfile(manifests):
         if name in local_only:
             continue
         expected = _as_deployed(argv)
-        if name == "housekeeping":  # a loop locally; one sweep per CronJob run in the cluster
+        if name == "ingress-housekeeping":  # a loop locally; one sweep per CronJob run in the cluster
             expected = [*expected, "--once"]
         assert expected in commands, f"Procfile process {name!r} ({expected}) is not run by the chart: {commands}"
     assert len(commands) == len(_procfile()) - len(local_only)
