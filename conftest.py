@@ -58,7 +58,8 @@ def amqp_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def migrated_database_url(database_url: str) -> str:
     """The session database with every installed service's schema at head."""
-    from cityline_common.migrations import registered_services, upgrade
+    from cityline_common.manifest import registered_services
+    from cityline_common.migrations import upgrade
 
     for service in registered_services().values():
         upgrade(service, database_url)

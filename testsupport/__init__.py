@@ -7,10 +7,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pika
 import pytest
 from cityline_common.amqp.topology import declare_with_url
+from cityline_common.crypto import FieldCipher
+from cityline_common.line_events import LineWebhookEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every installable package of the repository, as the Makefile finds them.
@@ -86,3 +89,20 @@ def tap_queue(url: str, exchange: str, binding: str = "#", prefix: str = "tap") 
             connection.channel().queue_delete(name)
         finally:
             connection.close()
+
+
+def sign_webhook(body: bytes, channel_secret: str = TEST_KEYS["LINE_CHANNEL_SECRET"]) -> str:
+    """X-Line-Signature as LINE computes it: the emulator's implementation, not the one under test."""
+    from line_emulator.webhooks import sign
+
+    return sign(channel_secret, body)
+
+
+def fixed_cipher() -> FieldCipher:
+    """The field cipher under the fixed test keys (what the services under test use)."""
+    return FieldCipher.from_spec(TEST_KEYS["FIELD_ENCRYPTION_KEYS"])
+
+
+def opened_line_event(body: bytes) -> dict[str, Any]:
+    """The LINE event a ``line.events`` message carries sealed, as LINE sent it."""
+    return LineWebhookEvent.parse(body).open(fixed_cipher()).event

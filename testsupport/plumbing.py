@@ -8,9 +8,19 @@ from contextlib import contextmanager
 
 from cityline_common.amqp.messages import InboundMessage
 from cityline_common.amqp.topology import CITY_COMMANDS, Binding, Queue
-from cityline_common.db import UnitOfWork, make_engine, plumbing_tables
+from cityline_common.contracts import Contract, ContractInfo
+from cityline_common.db import SqlUnitOfWork, make_engine, plumbing_tables
 from sqlalchemy import Column, Engine, MetaData, String, Table, Text, func, select, text
 from sqlalchemy.dialects.postgresql import insert
+
+
+class Happened(Contract):
+    """A test message on ``city.commands``, routed by its ``key``."""
+
+    contract = ContractInfo("test.Happened", 1, CITY_COMMANDS, "{key}", binding="#")
+    key: str
+    n: int = 0
+    text: str = ""
 
 
 def make_schema(schema: str):  # type: ignore[no-untyped-def]
@@ -47,7 +57,7 @@ def work_queue(name: str | None = None, delivery_limit: int = 3) -> Queue:
 
 
 def record_effect(effects: Table):  # type: ignore[no-untyped-def]
-    def handler(message: InboundMessage, uow: UnitOfWork) -> None:
+    def handler(message: InboundMessage, uow: SqlUnitOfWork) -> None:
         uow.connection.execute(insert(effects).values(message_id=message.message_id, body=message.body.decode()))
 
     return handler

@@ -27,7 +27,8 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from cityline_common.amqp.topology import declare_with_url  # noqa: E402
-from cityline_common.migrations import ensure_database, registered_services, upgrade  # noqa: E402
+from cityline_common.manifest import registered_services  # noqa: E402
+from cityline_common.migrations import ensure_database, upgrade  # noqa: E402
 
 from testsupport.processes import RunningProcess, free_port  # noqa: E402
 
@@ -47,7 +48,7 @@ def worker_peak_rss_mb(master_pid: int) -> list[float]:
 
 def gunicorn_master(process: RunningProcess) -> int:
     assert process.process is not None
-    return process.process.pid  # serve.sh execs gunicorn, so this is the master
+    return process.process.pid  # cityline-serve execs gunicorn, so this is the master
 
 
 def load(url: str, per_request: int, mode: str, level: float, seconds: float) -> dict:
@@ -118,7 +119,7 @@ def main() -> None:
     result: dict = {"machine": {"cpus": os.cpu_count()}, "seconds_per_scenario": args.seconds, "servers": {}}
     try:
         port = free_port()
-        ingress = RunningProcess("bench-ingress", ["scripts/serve.sh", "ingress_webhook"],
+        ingress = RunningProcess("bench-ingress", ["cityline-serve", "ingress-webhook"],
                                  {**env, "INGRESS_WEBHOOK_PORT": str(port)}, f"http://127.0.0.1:{port}/readyz")
         ingress.env["GUNICORN_CMD_ARGS"] = "--access-logfile=/dev/null"
         ingress.start()

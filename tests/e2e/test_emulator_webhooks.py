@@ -1,7 +1,6 @@
 """The LINE emulator sends every event type of LINE's webhook.yml, really signed, to
 ingress-webhook; each arrives exactly once on its routing key, redeliveries and repeats included."""
 
-import json
 
 import pytest
 import requests
@@ -12,7 +11,7 @@ from ingress_webhook.bootstrap import bootstrap
 from ingress_webhook.config import Settings
 from ingress_webhook.entrypoints.flask_app import create_app
 
-from testsupport import drain, tap_queue
+from testsupport import drain, opened_line_event, tap_queue
 from testsupport.emulator import running_emulator, serve
 from testsupport.openapi import line_openapi_dir
 
@@ -41,7 +40,7 @@ def test_every_webhook_yml_event_type_arrives_once_on_its_routing_key(line_to_br
     assert sorted((m.routing_key, p.message_id) for m, p, _ in got) == sorted(
         (f"line.event.{e['type']}", e["webhookEventId"]) for e in events)
     assert {m.routing_key for m, _, _ in got} == {f"line.event.{kind}" for kind in EVENT_TYPES}
-    assert [json.loads(body)["event"] for _, _, body in got] == events  # untouched
+    assert [opened_line_event(body) for _, _, body in got] == events  # untouched
 
 
 def test_redelivered_and_repeated_events_arrive_once(line_to_broker, amqp_url):

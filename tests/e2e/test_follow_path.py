@@ -3,17 +3,15 @@
 Every hop is the real process as `make up` runs it (gunicorn apps, the consumer, the relay).
 """
 
-import base64
-import hashlib
-import hmac
 import json
 import uuid
 
 import pytest
 import requests
 from cityline_common.amqp.topology import CITY_EVENTS, declare_with_url
+from cityline_common.contracts import open_line_user_id
 
-from testsupport import TEST_KEYS, drain, tap_queue, wait_until
+from testsupport import TEST_KEYS, drain, fixed_cipher, sign_webhook, tap_queue, wait_until
 from testsupport.processes import RunningProcess, free_port
 
 pytestmark = pytest.mark.e2e
@@ -26,9 +24,9 @@ def stack(migrated_database_url, amqp_url):
     env = {"DATABASE_URL": migrated_database_url, "AMQP_URL": amqp_url, "LOG_FORMAT": "text", **TEST_KEYS,
            "INGRESS_WEBHOOK_PORT": str(ingress_port), "SEGMENT_SERVICE_PORT": str(segment_port)}
     processes = [
-        RunningProcess("ingress", ["scripts/serve.sh", "ingress_webhook"], env,
+        RunningProcess("ingress", ["cityline-serve", "ingress-webhook"], env,
                        f"http://127.0.0.1:{ingress_port}/readyz"),
-        RunningProcess("segment", ["scripts/serve.sh", "segment_service"], env,
+        RunningProcess("segment", ["cityline-serve", "segment-service"], env,
                        f"http://127.0.0.1:{segment_port}/readyz"),
         RunningProcess("segment-consumer", ["segment-service-consumer"], env),
         RunningProcess("relay", ["cityline-outbox-relay", "segment"], env),
@@ -46,9 +44,7 @@ def stack(migrated_database_url, amqp_url):
 
 def signed_post(url, payload):
     body = json.dumps(payload).encode()
-    signature = base64.b64encode(
-        hmac.new(TEST_KEYS["LINE_CHANNEL_SECRET"].encode(), body, hashlib.sha256).digest()
-    ).decode()
+    signature = sign_webhook(body)
     return requests.post(url, data=body, headers={"X-Line-Signature": signature,
                                                   "Content-Type": "application/json"}, timeout=5)
 
@@ -74,11 +70,18 @@ def test_follow_reaches_segment_service_and_its_event_leaves_through_the_outbox(
 
     def ours():
         seen.extend(drain(amqp_url, tap, timeout=0.3))
-        return [entry for entry in seen if json.loads(entry[2])["lineUserId"] == user]
+        return [entry for entry in seen
+                if entry[1].type == "segment.ResidentFollowed.v1" and _names(json.loads(entry[2]), user)]
 
     [(method, properties, _body)] = wait_until(ours, message="ResidentFollowed on city.events")
     assert method.routing_key == "segment.resident.followed"
-    assert properties.type == "segment.ResidentFollowed"
+    assert properties.type == "segment.ResidentFollowed.v1"
+    assert user not in _body.decode()  # the LINE user id travels sealed
     assert requests.get(f"{stack['segment']}/internal/residents/stats", timeout=5).json()["following"] >= 1
     # The trace that started at the webhook request continues through the outbox hop.
     assert properties.headers.get("traceparent")
+
+
+def _names(payload, user):
+    """Whether a ResidentFollowed is about ``user``: its sealed LINE user id opens to it."""
+    return open_line_user_id(fixed_cipher(), uuid.UUID(payload["residentId"]), payload["lineUserIdSealed"]) == user

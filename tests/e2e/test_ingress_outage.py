@@ -5,9 +5,6 @@ spool, one without. Afterwards every event of every webhook that got a 200 is in
 rest got a non-2xx answer (so LINE's redelivery would bring them back).
 """
 
-import base64
-import hashlib
-import hmac
 import json
 import subprocess
 import threading
@@ -18,7 +15,7 @@ import pytest
 import requests
 from cityline_common.amqp.topology import LINE_EVENTS
 
-from testsupport import TEST_KEYS, drain, tap_queue, wait_until
+from testsupport import TEST_KEYS, drain, sign_webhook, tap_queue, wait_until
 from testsupport.processes import RunningProcess, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -27,7 +24,7 @@ SECRET = TEST_KEYS["LINE_CHANNEL_SECRET"].encode()
 
 def signed(events):
     body = json.dumps({"destination": "U" + "d" * 32, "events": events}).encode()
-    return body, base64.b64encode(hmac.new(SECRET, body, hashlib.sha256).digest()).decode()
+    return body, sign_webhook(body)
 
 
 def follow_event():
@@ -46,10 +43,10 @@ def test_every_webhook_answered_200_survives_a_broker_restart(migrated_database_
     base = {"DATABASE_URL": migrated_database_url, "AMQP_URL": amqp_url, "LOG_FORMAT": "text", **TEST_KEYS}
     ports = {"spool": free_port(), "no-spool": free_port()}
     processes = [
-        RunningProcess("ingress-spool", ["scripts/serve.sh", "ingress_webhook"],
+        RunningProcess("ingress-spool", ["cityline-serve", "ingress-webhook"],
                        {**base, "INGRESS_WEBHOOK_PORT": str(ports["spool"]), "WEBHOOK_SPOOL": "postgres"},
                        f"http://127.0.0.1:{ports['spool']}/readyz"),
-        RunningProcess("ingress-no-spool", ["scripts/serve.sh", "ingress_webhook"],
+        RunningProcess("ingress-no-spool", ["cityline-serve", "ingress-webhook"],
                        {**base, "INGRESS_WEBHOOK_PORT": str(ports["no-spool"]), "WEBHOOK_SPOOL": "off"},
                        f"http://127.0.0.1:{ports['no-spool']}/readyz"),
         RunningProcess("relay", ["cityline-outbox-relay", "ingress"], base),

@@ -5,7 +5,8 @@ import uuid
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from cityline_common.migrations import downgrade, registered_services, upgrade
+from cityline_common.manifest import registered_services
+from cityline_common.migrations import downgrade, upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 

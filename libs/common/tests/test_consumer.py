@@ -10,7 +10,7 @@ import pytest
 from cityline_common.amqp import ConfirmingPublisher, OutboundMessage
 from cityline_common.amqp.consumer import Consumer, PoisonMessage
 from cityline_common.amqp.topology import CITY_COMMANDS, declare_with_url
-from cityline_common.db import UnitOfWork
+from cityline_common.db import SqlUnitOfWork
 
 from testsupport import drain, wait_until
 from testsupport.plumbing import count_effects, record_effect, scratch_schema, work_queue
@@ -49,7 +49,7 @@ def running(consumer):
 def make_consumer(amqp_url, queue, store, handler=None, **kwargs):
     engine, plumbing, effects = store
     return Consumer(url=amqp_url, queue=queue, name="consumer-test",
-                    uow_factory=lambda: UnitOfWork(engine, plumbing),
+                    uow_factory=lambda: SqlUnitOfWork(engine, plumbing),
                     handler=handler or record_effect(effects), retry_delay=0.01, **kwargs)
 
 

@@ -9,13 +9,15 @@ import threading
 import pytest
 from cityline_common.amqp import ConfirmingPublisher
 from cityline_common.amqp.consumer import Consumer
-from cityline_common.amqp.topology import CITY_COMMANDS, declare_with_url
-from cityline_common.db import UnitOfWork
+from cityline_common.amqp.topology import declare_with_url
+from cityline_common.contracts import ContractInfo
+from cityline_common.db import SqlUnitOfWork
 from cityline_common.relay import OutboxRelay
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from testsupport import ROOT, drain, wait_until
-from testsupport.plumbing import count_effects, record_effect, scratch_schema, work_queue
+from testsupport.plumbing import Happened, count_effects, record_effect, scratch_schema, work_queue
 
 pytestmark = pytest.mark.integration
 
@@ -29,12 +31,16 @@ def schema(database_url):
 
 def emit_rows(engine, plumbing, routing_key, count):
     ids = []
-    with UnitOfWork(engine, plumbing) as uow:
+    with SqlUnitOfWork(engine, plumbing) as uow:
         for number in range(count):
-            ids.append(str(uow.emit(exchange=CITY_COMMANDS, routing_key=routing_key, type="test.Happened",
-                                    payload={"n": number, "text": "伊丹"})))
+            ids.append(uow.emit(Happened(key=routing_key, n=number, text="伊丹")))
         uow.commit()
     return ids
+
+
+class Lost(Happened):
+    contract = ContractInfo("test.Lost", 1, "missing-exchange", "x")
+    key: str = "x"
 
 
 def pending(engine, plumbing):
@@ -46,12 +52,12 @@ def pending(engine, plumbing):
 
 def test_rows_exist_only_with_their_transaction(schema):
     _, engine, plumbing, _ = schema
-    with UnitOfWork(engine, plumbing) as uow:
-        uow.emit(exchange=CITY_COMMANDS, routing_key="x", type="t", payload={"a": 1})
+    with SqlUnitOfWork(engine, plumbing) as uow:
+        uow.emit(Happened(key="x", n=1))
         # no commit: leaving the block rolls back
     assert pending(engine, plumbing) == 0
-    with pytest.raises(TypeError), UnitOfWork(engine, plumbing) as uow:
-        uow.emit(exchange=CITY_COMMANDS, routing_key="x", type="t", payload={"bad": object()})
+    with pytest.raises(ValidationError), SqlUnitOfWork(engine, plumbing) as uow:
+        uow.emit(Happened(key="x", n="not a number"))  # a contract refuses it before anything is written
     assert pending(engine, plumbing) == 0
 
 
@@ -71,14 +77,14 @@ def test_relay_publishes_with_ids_and_trace_context_then_marks_sent(schema, amqp
     assert pending(engine, plumbing) == 0
     messages = drain(amqp_url, queue.name)
     assert [props.message_id for _, props, _ in messages] == ids  # in creation order
-    assert all(props.type == "test.Happened" and props.delivery_mode == 2 for _, props, _ in messages)
+    assert all(props.type == "test.Happened.v1" and props.delivery_mode == 2 for _, props, _ in messages)
     assert "伊丹" in messages[0][2].decode()
 
 
 def test_failed_publish_backs_off_and_is_kept(schema, amqp_url):
     _, engine, plumbing, _ = schema
-    with UnitOfWork(engine, plumbing) as uow:
-        uow.emit(exchange="missing-exchange", routing_key="x", type="t", payload={})
+    with SqlUnitOfWork(engine, plumbing) as uow:
+        uow.emit(Lost())
         uow.commit()
     publisher = ConfirmingPublisher(amqp_url)
     publisher.start()
@@ -139,7 +145,7 @@ def test_relay_killed_between_publish_and_mark_republishes_and_consumers_ignore_
     assert pending(engine, plumbing) == 0
 
     # The queue now holds every message twice; the idempotent consumer applies each once.
-    uow_factory = lambda: UnitOfWork(engine, plumbing)  # noqa: E731
+    uow_factory = lambda: SqlUnitOfWork(engine, plumbing)  # noqa: E731
     consumer = Consumer(url=amqp_url, queue=queue, name="relay-test", uow_factory=uow_factory,
                         handler=record_effect(effects), declare_topology=False)
     thread = threading.Thread(target=consumer.run, daemon=True)

@@ -1,10 +1,12 @@
-from cityline_common.amqp.topology import DLX, EXCHANGES, QUEUES, definitions
+from cityline_common.amqp.topology import DLX, EXCHANGES, definitions, registered_queues
 
 
 def test_every_queue_is_quorum_with_a_delivery_limit_and_its_own_dlq():
     document = definitions()
     declared = {queue["name"]: queue for queue in document["queues"]}
-    for queue in QUEUES:
+    queues = registered_queues()
+    assert queues  # segment-service's, at least
+    for queue in queues:
         args = declared[queue.name]["arguments"]
         assert args["x-queue-type"] == "quorum"
         assert args["x-delivery-limit"] >= 1
@@ -23,3 +25,11 @@ def test_topic_exchanges_keep_what_nobody_routes():
         if exchange.keeps_unrouted:
             assert by_name[exchange.name]["arguments"]["alternate-exchange"] == exchange.unrouted
             assert exchange.unrouted in {queue["name"] for queue in document["queues"]}
+
+
+def test_a_queue_is_bound_only_to_what_its_consumer_handles():
+    bindings = {(b["destination"], b["source"], b["routing_key"]) for b in definitions()["bindings"]}
+    segment = {(source, key) for destination, source, key in bindings if destination == "segment.line-events"}
+    assert segment == {("line.events", "line.event.follow"), ("line.events", "line.event.unfollow")}
+    # No queue waits for a consumer that does not exist.
+    assert {queue.name for queue in registered_queues()} == {"segment.line-events"}

@@ -6,13 +6,11 @@ plumbing tables below are added to every service's own ``MetaData`` so they live
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -34,6 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from cityline_common.tracing import inject_headers
+from cityline_common.unit_of_work import AbstractUnitOfWork, OutgoingMessage
 
 
 def make_engine(
@@ -113,64 +112,61 @@ def plumbing_tables(metadata: MetaData) -> PlumbingTables:
     return PlumbingTables(outbox=outbox, processed_messages=processed)
 
 
-class UnitOfWork:
-    """One database transaction; commit writes business rows and their outbox events atomically.
+class SqlUnitOfWork(AbstractUnitOfWork):
+    """The PostgreSQL unit of work: one transaction on one connection of a service's own schema.
 
     Services subclass it to add repositories (``self.connection`` is theirs to use; SQLAlchemy Core,
-    no ORM session: the domain model is plain Python and repositories map it explicitly). Events for other
-    services go through :meth:`emit`, never straight to the broker: the relay publishes them after
-    commit, so an event exists if and only if the change that caused it does.
+    no ORM session: the domain model is plain Python and repositories map it explicitly). Messages for
+    other services go through :meth:`emit`, never straight to the broker: the relay publishes them
+    after commit, so a message exists if and only if the change that caused it does.
+
+    The connection is taken from the pool on first use, so a handler that never touches the
+    database (or survives its absence, like ingress-webhook's) does not fail on entering.
     """
 
     def __init__(self, engine: Engine, plumbing: PlumbingTables) -> None:
         self._engine = engine
         self._plumbing = plumbing
-        self.connection: Connection
+        self._connection: Connection | None = None
 
-    def __enter__(self) -> Self:
-        self.connection = self._engine.connect()
-        return self
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        return self._connection
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.connection.rollback()  # a no-op after commit; undoes everything otherwise
-        self.connection.close()
+        if self._connection is not None:
+            try:
+                self._connection.rollback()  # a no-op after commit; undoes everything otherwise
+            finally:
+                self._connection.close()
+                self._connection = None
 
     def commit(self) -> None:
-        self.connection.commit()
+        if self._connection is not None:
+            self._connection.commit()
 
     def rollback(self) -> None:
-        self.connection.rollback()
+        if self._connection is not None:
+            self._connection.rollback()
 
-    def emit(
-        self,
-        *,
-        exchange: str,
-        routing_key: str,
-        type: str,
-        payload: dict[str, Any],
-        message_id: str | None = None,
-        headers: dict[str, Any] | None = None,
-        available_at: datetime | None = None,
-    ) -> str:
-        """Add an outbox row in this transaction; returns the message id consumers will see."""
-        row_id = uuid.uuid4()
-        message_id = message_id or str(row_id)
+    def _add_outgoing(self, message: OutgoingMessage) -> None:
+        contract = message.contract
         values: dict[str, Any] = {
-            "id": row_id,
-            "message_id": message_id,
-            "exchange": exchange,
-            "routing_key": routing_key,
-            "type": type,
-            # Round-trip through json so a payload that cannot be serialised fails here, at write time.
-            "payload": json.loads(json.dumps(payload, ensure_ascii=False)),
-            "headers": inject_headers(headers),
+            "id": uuid.uuid4(),
+            "message_id": message.message_id,
+            "exchange": contract.contract.exchange,
+            "routing_key": contract.routing_key(),
+            "type": contract.message_type(),
+            "payload": contract.payload(),
+            "headers": inject_headers(message.headers),
         }
-        if available_at is not None:
-            values["available_at"] = available_at
+        if message.available_at is not None:
+            values["available_at"] = message.available_at
         self.connection.execute(insert(self._plumbing.outbox).values(**values))
-        return message_id
 
     def claim_message(self, consumer: str, message_id: str) -> bool:
         """Record that ``consumer`` handles ``message_id`` in this transaction.

@@ -8,6 +8,7 @@ https://api.line.me and https://api-data.line.me. Nothing else changes between t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from linebot.v3.audience import ApiClient as AudienceApiClient
 from linebot.v3.audience import Configuration as AudienceConfiguration
@@ -32,11 +33,14 @@ class LineClients:
             api.api_client.close()
 
 
+ConfigT = TypeVar("ConfigT", Configuration, AudienceConfiguration, InsightConfiguration)
+
+
 def line_clients(settings: LineSettings, *, pool_size: int = 10, retries: int = 0) -> LineClients:
     """Build the SDK clients. ``retries`` is 0 because our callers retry with X-Line-Retry-Key."""
     token = settings.line_channel_access_token.get_secret_value()
 
-    def configured(cls: type, host: str):  # type: ignore[no-untyped-def]
+    def configured(cls: type[ConfigT], host: str) -> ConfigT:
         config = cls(host=host, access_token=token)
         config.retries = retries
         config.connection_pool_maxsize = pool_size

@@ -1,16 +1,20 @@
 """Structured JSON logging with trace ids; LINE identifiers never reach a log line in clear.
 
 Personal data rule: log records are passed through :func:`redact`, which replaces LINE user, group
-and room ids with a short irreversible tag (the same id always gives the same tag, so an SRE can
-still follow one resident through the logs without learning who it is). Free text from residents
-must never be passed to a logger at all; handlers log lengths and ids instead.
+and room ids with a short tag: HMAC-SHA256 under ``LOG_TAG_KEY``, so the same id gives the same tag
+in every process sharing the key (an SRE can follow one resident through the logs) while nobody
+without the key can recompute a tag from an id they hold. Without a configured key each process
+draws a random one (tags then only match within that process). Free text from residents must never
+be passed to a logger at all; handlers log lengths and ids instead.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -18,19 +22,28 @@ from typing import Any
 
 from opentelemetry import trace
 
-_LINE_ID = re.compile(r"\b([URC])([0-9a-f]{32})\b")
+from cityline_common.line_ids import LINE_ID
+from cityline_common.settings import CommonSettings
+
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_tag_key = os.urandom(32)
+
+
+def set_tag_key(key: bytes | None) -> None:
+    """Key the resident tags (``None``: a random key of this process)."""
+    global _tag_key
+    _tag_key = key if key else os.urandom(32)
 
 
 def _tag(match: re.Match[str]) -> str:
-    digest = hashlib.sha256(match.group(0).encode()).hexdigest()[:12]
+    digest = hmac.new(_tag_key, match.group(0).encode(), hashlib.sha256).hexdigest()[:12]
     return f"{match.group(1)}#{digest}"
 
 
 def redact(value: Any) -> Any:
-    """Replace LINE ids inside strings (recursively in dicts and lists) with irreversible tags."""
+    """Replace LINE ids inside strings (recursively in dicts and lists) with keyed tags."""
     if isinstance(value, str):
-        return _LINE_ID.sub(_tag, value)
+        return LINE_ID.sub(_tag, value)
     if isinstance(value, dict):
         return {key: redact(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -71,8 +84,10 @@ class TextFormatter(logging.Formatter):
         return str(redact(super().format(record)))
 
 
-def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
+def configure_logging(service: str, settings: CommonSettings) -> None:
     """Install one stderr handler on the root logger; safe to call more than once."""
+    level, fmt = settings.log_level, settings.log_format
+    set_tag_key(settings.log_tag_key.get_secret_value().encode() if settings.log_tag_key else None)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service) if fmt == "json" else TextFormatter())
     root = logging.getLogger()

@@ -1,47 +1,22 @@
-"""Alembic per service schema, and the registry of installed services.
+"""Alembic per service schema.
 
-Each service registers a :class:`ServiceSchema` under the ``cityline.services`` entry-point group;
-its Alembic ``env.py`` is two lines calling :func:`run_env`. ``cityline-migrate`` (``make migrate``)
-creates the database if missing and upgrades every registered schema.
+Each service's manifest (:mod:`cityline_common.manifest`) names its schema and migrations; its
+Alembic ``env.py`` is two lines calling :func:`run_env`. ``cityline-migrate`` (``make migrate``)
+creates the database if missing and upgrades every registered service's schema.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass
-from importlib.metadata import entry_points
 
-from sqlalchemy import MetaData, create_engine, text
+from alembic.config import Config
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from cityline_common.db import PlumbingTables
+from cityline_common.manifest import ServiceManifest, registered_services
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ServiceSchema:
-    """What the platform needs to know about one service's database schema."""
-
-    name: str
-    schema: str
-    metadata: MetaData
-    tables: PlumbingTables
-    migrations: str  # Alembic script location, "package:directory"
-
-    def plumbing(self) -> PlumbingTables:
-        return self.tables
-
-
-def registered_services() -> dict[str, ServiceSchema]:
-    found: dict[str, ServiceSchema] = {}
-    for entry in entry_points(group="cityline.services"):
-        info = entry.load()
-        if not isinstance(info, ServiceSchema):
-            raise TypeError(f"entry point {entry.name} does not name a ServiceSchema")
-        found[info.name] = info
-    return found
 
 
 def ensure_database(database_url: str) -> None:
@@ -60,8 +35,7 @@ def ensure_database(database_url: str) -> None:
         admin.dispose()
 
 
-def alembic_config(service: ServiceSchema, database_url: str):  # type: ignore[no-untyped-def]
-    from alembic.config import Config
+def alembic_config(service: ServiceManifest, database_url: str) -> Config:
 
     config = Config()
     config.set_main_option("script_location", service.migrations)
@@ -70,19 +44,19 @@ def alembic_config(service: ServiceSchema, database_url: str):  # type: ignore[n
     return config
 
 
-def upgrade(service: ServiceSchema, database_url: str, revision: str = "head") -> None:
+def upgrade(service: ServiceManifest, database_url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(service, database_url), revision)
 
 
-def downgrade(service: ServiceSchema, database_url: str, revision: str = "base") -> None:
+def downgrade(service: ServiceManifest, database_url: str, revision: str = "base") -> None:
     from alembic import command
 
     command.downgrade(alembic_config(service, database_url), revision)
 
 
-def run_env(service: ServiceSchema) -> None:
+def run_env(service: ServiceManifest) -> None:
     """Body of every service's Alembic ``env.py`` (online mode only: we always have a database)."""
     from alembic import context
 
@@ -92,7 +66,7 @@ def run_env(service: ServiceSchema) -> None:
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{service.schema}"'))
         connection.commit()
 
-        def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+        def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
             schema = getattr(obj, "schema", None)
             return type_ != "table" or schema == service.schema
 

@@ -159,7 +159,7 @@ class OutboxRelay:
 def main(argv: list[str] | None = None) -> None:
     """``cityline-outbox-relay SERVICE [SERVICE …]``: relay the outboxes of installed services."""
     from cityline_common.logging import configure_logging
-    from cityline_common.migrations import registered_services
+    from cityline_common.manifest import registered_services
     from cityline_common.settings import CommonSettings, load_settings_or_exit
     from cityline_common.tracing import setup_tracing
     from cityline_common.web import add_http_port_option, serve_worker_endpoints
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     add_http_port_option(parser)
     args = parser.parse_args(argv)
     settings = load_settings_or_exit(CommonSettings)
-    configure_logging("outbox-relay", settings.log_level, settings.log_format)
+    configure_logging("outbox-relay", settings)
     setup_tracing("outbox-relay")
     services = registered_services()
     chosen = args.services or sorted(services)
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     engine = make_engine(settings.database_url, pool_size=len(chosen) + 1)
     publisher = ConfirmingPublisher(settings.amqp_url, name="outbox-relay")
     publisher.start()
-    relays = [OutboxRelay(engine, services[name].plumbing(), publisher) for name in chosen]
+    relays = [OutboxRelay(engine, services[name].plumbing, publisher) for name in chosen]
     threads = [threading.Thread(target=relay.run_forever, name=f"relay-{name}", daemon=True)
                for relay, name in zip(relays, chosen, strict=True)]
 

@@ -32,6 +32,10 @@ class CommonSettings(BaseSettings):
     )
     log_level: str = Field(default="INFO")
     log_format: str = Field(default="json", description="json (default) or text for local reading.")
+    log_tag_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the tags that stand for LINE ids in logs (HMAC); the same in every process.",
+    )
     amqp_prefetch: int = Field(default=50, ge=1, le=1000)
     amqp_heartbeat_seconds: int = Field(default=15, ge=5, le=120)
 

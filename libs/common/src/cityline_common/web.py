@@ -12,12 +12,15 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from cityline_common.logging import configure_logging
 from cityline_common.metrics import HTTP_DURATION, HTTP_REQUESTS, render_latest
+from cityline_common.settings import CommonSettings, load_settings_or_exit
 from cityline_common.tracing import setup_tracing
 
 log = logging.getLogger(__name__)
@@ -26,6 +29,19 @@ ReadinessCheck = Callable[[], None]
 """Raises when the dependency it checks is not usable."""
 
 _UNINSTRUMENTED = frozenset({"/healthz", "/readyz", "/metrics"})
+
+SettingsT = TypeVar("SettingsT", bound=CommonSettings)
+ServiceT = TypeVar("ServiceT")
+
+
+def bootstrap_from_environment(
+    process: str, settings_cls: type[SettingsT], bootstrap: Callable[[SettingsT], ServiceT]
+) -> ServiceT:
+    """The start of every entrypoint run for real: settings from the environment (a clear message
+    and exit 2 when wrong), logging, then the service's own bootstrap. Tests pass a service instead."""
+    settings = load_settings_or_exit(settings_cls)
+    configure_logging(process, settings)
+    return bootstrap(settings)
 
 
 def create_base_app(
@@ -94,7 +110,7 @@ def create_base_app(
     try:
         from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
-        FlaskInstrumentor().instrument_app(app, excluded_urls="healthz,readyz,metrics")
+        FlaskInstrumentor().instrument_app(app, excluded_urls="healthz,readyz,metrics")  # type: ignore[no-untyped-call]
     except Exception:  # instrumentation is an aid, never a reason not to serve
         log.warning("flask instrumentation unavailable", exc_info=True)
     return app

@@ -1,34 +1,48 @@
-"""Wires admin-ui: settings → engine (its own schema), internal API client."""
+"""Wires admin-ui: settings → engine (its own schema), internal API client, message bus."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from cityline_common.db import make_engine
+from cityline_common.manifest import all_processes
+from cityline_common.messagebus import MessageBus
 from sqlalchemy import Engine
 
-from admin_ui.adapters.internal_api import InternalApi
+from admin_ui.adapters.internal_api import AbstractInternalApi, HttpInternalApi
 from admin_ui.config import Settings
+from admin_ui.domain.status import StatusTarget
+from admin_ui.service_layer.handlers import handlers
+from admin_ui.service_layer.unit_of_work import AbstractAdminUnitOfWork, SqlAdminUnitOfWork
 
 
 @dataclass
 class AdminUi:
     settings: Settings
     engine: Engine
-    internal: InternalApi
+    bus: MessageBus[AbstractAdminUnitOfWork]
 
 
-def bootstrap(settings: Settings, engine: Engine | None = None) -> AdminUi:
-    urls = {
-        "ingress-webhook": settings.ingress_webhook_url,
-        "segment-service": settings.segment_service_url,
-        "richmenu-service": settings.richmenu_service_url,
-        "dispatcher": settings.dispatcher_url,
-        "segment-consumer": settings.segment_consumer_url,
-        "outbox-relay": settings.outbox_relay_url,
-    }
-    return AdminUi(
-        settings=settings,
-        engine=engine or make_engine(settings.database_url),
-        internal=InternalApi(urls, settings.internal_api_timeout_seconds),
-    )
+def status_targets() -> list[StatusTarget]:
+    """Every labelled process of every installed service, found at ``$<NAME>_URL`` (the chart sets
+    these to the in-cluster Service; locally they default to the process's port on loopback)."""
+    return [
+        StatusTarget(process.name, process.label, os.environ.get(process.url_env) or f"http://127.0.0.1:{process.port}")
+        for process in all_processes()
+        if process.label is not None and process.port is not None
+    ]
+
+
+def bootstrap(
+    settings: Settings,
+    engine: Engine | None = None,
+    internal: AbstractInternalApi | None = None,
+    uow_factory: Callable[[], AbstractAdminUnitOfWork] | None = None,
+) -> AdminUi:
+    engine = engine or make_engine(settings.database_url)
+    internal = internal or HttpInternalApi(settings.segment_service_url, settings.internal_api_timeout_seconds)
+    bus = MessageBus(uow_factory or partial(SqlAdminUnitOfWork, engine), handlers(internal, status_targets()))
+    return AdminUi(settings=settings, engine=engine, bus=bus)

@@ -2,6 +2,7 @@ import pytest
 from admin_ui.bootstrap import bootstrap
 from admin_ui.config import Settings
 from admin_ui.entrypoints.flask_app import create_app
+from cityline_common.manifest import all_processes
 from cityline_common.settings import load_settings
 from segment_service.bootstrap import bootstrap as segment_bootstrap
 from segment_service.config import Settings as SegmentSettings
@@ -23,9 +24,9 @@ def segment_url(service_env):
 def test_status_page_in_japanese_with_live_and_missing_services(service_env, monkeypatch, segment_url):
     monkeypatch.setenv("SEGMENT_SERVICE_URL", segment_url)
     dead = f"http://127.0.0.1:{free_port()}"
-    for var in ("INGRESS_WEBHOOK_URL", "RICHMENU_SERVICE_URL", "DISPATCHER_URL", "SEGMENT_CONSUMER_URL",
-                "OUTBOX_RELAY_URL"):
-        monkeypatch.setenv(var, dead)
+    for process in all_processes():  # every process the manifests declare, found where its _URL says
+        monkeypatch.setenv(process.url_env, dead)
+    monkeypatch.setenv("SEGMENT_SERVICE_URL", segment_url)
     client = create_app(bootstrap(load_settings(Settings))).test_client()
     page = client.get("/")
     assert page.status_code == 200

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import partial
 
 from cityline_common.amqp import ConfirmingPublisher, OutboundMessage, PublishError
+from cityline_common.crypto import FieldCipher
 from cityline_common.db import make_engine
+from cityline_common.messagebus import MessageBus
 from sqlalchemy import Engine
 
 from ingress_webhook.config import Settings
-from ingress_webhook.service_layer import handlers
-from ingress_webhook.service_layer.unit_of_work import IngressUnitOfWork
+from ingress_webhook.service_layer.handlers import Ingress, handlers
+from ingress_webhook.service_layer.unit_of_work import AbstractIngressUnitOfWork, SqlIngressUnitOfWork
 
 
 @dataclass
@@ -20,27 +22,14 @@ class IngressService:
     settings: Settings
     publisher: ConfirmingPublisher
     engine: Engine
-
-    def publish_all(self, messages: Sequence[OutboundMessage]) -> list[PublishError | None]:
-        return self.publisher.publish_all(messages, timeout=self.settings.publish_timeout_seconds)
-
-    def uow(self) -> IngressUnitOfWork:
-        return IngressUnitOfWork(self.engine)
-
-    def accept(self, body: bytes, signatures: list[str]) -> handlers.Result:
-        return handlers.accept_webhook(body, signatures, self.ingress)
-
-    @cached_property
-    def ingress(self) -> handlers.Ingress:
-        return handlers.Ingress(
-            channel_secret=self.settings.line_channel_secret.get_secret_value().encode(),
-            publish_all=self.publish_all,
-            uow_factory=self.uow,
-            spool=self.settings.webhook_spool == "postgres",
-        )
+    bus: MessageBus[AbstractIngressUnitOfWork]
 
 
-def bootstrap(settings: Settings, publisher: ConfirmingPublisher | None = None) -> IngressService:
+def bootstrap(
+    settings: Settings,
+    publisher: ConfirmingPublisher | None = None,
+    uow_factory: Callable[[], AbstractIngressUnitOfWork] | None = None,
+) -> IngressService:
     if publisher is None:
         # A short reconnect backoff: while the broker is away, webhooks go to the spool.
         publisher = ConfirmingPublisher(settings.amqp_url, name="ingress-webhook",
@@ -56,4 +45,15 @@ def bootstrap(settings: Settings, publisher: ConfirmingPublisher | None = None) 
         # events are written with a synchronous commit (see handlers).
         connect_args={"connect_timeout": 2, "options": "-c synchronous_commit=off -c statement_timeout=1500"},
     )
-    return IngressService(settings=settings, publisher=publisher, engine=engine)
+
+    def publish_all(messages: Sequence[OutboundMessage]) -> list[PublishError | None]:
+        return publisher.publish_all(messages, timeout=settings.publish_timeout_seconds)
+
+    ingress = Ingress(
+        channel_secret=settings.line_channel_secret.get_secret_value().encode(),
+        publish_all=publish_all,
+        cipher=FieldCipher.from_spec(settings.field_encryption_keys.get_secret_value()),
+        spool=settings.webhook_spool == "postgres",
+    )
+    bus = MessageBus(uow_factory or partial(SqlIngressUnitOfWork, engine), handlers(ingress))
+    return IngressService(settings=settings, publisher=publisher, engine=engine, bus=bus)

@@ -1,8 +1,5 @@
 """POST /callback against the real broker and database."""
 
-import base64
-import hashlib
-import hmac
 import io
 import json
 import threading
@@ -20,15 +17,14 @@ from ingress_webhook.entrypoints.flask_app import create_app
 from ingress_webhook.entrypoints.housekeeping import sweep
 from sqlalchemy import func, select
 
-from testsupport import drain, tap_queue
+from testsupport import drain, opened_line_event, sign_webhook, tap_queue
 
 pytestmark = pytest.mark.integration
 SECRET = b"8c570fa6dd201bb328f1c1eac23a96d8"
 NO_BROKER = "amqp://guest:guest@127.0.0.1:1/%2F"
 
 
-def sign(body: bytes) -> str:
-    return base64.b64encode(hmac.new(SECRET, body, hashlib.sha256).digest()).decode()
+sign = sign_webhook
 
 
 @pytest.fixture
@@ -81,7 +77,7 @@ def test_signed_events_are_published_before_200(client, tap, amqp_url):
     assert [(m.routing_key, p.message_id) for m, p, _ in got] == [
         (f"line.event.{e['type']}", e["webhookEventId"]) for e in events
     ]
-    assert [json.loads(b)["event"] for _, _, b in got] == events
+    assert [opened_line_event(b) for _, _, b in got] == events
     assert all(p.delivery_mode == 2 and "traceparent" in p.headers for _, p, _ in got)
 
 
@@ -201,7 +197,7 @@ def test_broker_down_with_spool_is_200_and_the_relay_delivers_later(service_env,
         up.engine.dispose()
     got = drain(amqp_url, tap)
     assert [p.message_id for _, p, _ in got] == [e["webhookEventId"] for e in events]
-    assert [json.loads(b)["event"] for _, _, b in got] == events
+    assert [opened_line_event(b) for _, _, b in got] == events
     assert got[0][0].routing_key == "line.event.follow"
 
 
@@ -249,7 +245,7 @@ def test_housekeeping_forgets_only_ids_outside_the_window(service):
         connection.execute(webhook_events_seen.insert().values(webhook_event_id=old,
                                                                received_at=func.now() - timedelta(days=4)))
         connection.execute(webhook_events_seen.insert().values(webhook_event_id=recent))
-    assert sweep(service.uow, timedelta(hours=72)) >= 1
+    assert sweep(service.bus.uow_factory, timedelta(hours=72)) >= 1
     with service.engine.connect() as connection:
         left = set(connection.execute(select(webhook_events_seen.c.webhook_event_id)).scalars())
     assert recent in left and old not in left

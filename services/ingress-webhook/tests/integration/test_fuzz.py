@@ -1,9 +1,6 @@
 """Fuzzed webhooks: bodies generated from LINE's webhook.yml (schemathesis) and arbitrary bytes
 (hypothesis). Whatever arrives, ingress never answers 500, and nothing unsigned is ever published."""
 
-import base64
-import hashlib
-import hmac
 import json
 import os
 
@@ -18,7 +15,7 @@ from ingress_webhook.bootstrap import bootstrap
 from ingress_webhook.config import Settings
 from ingress_webhook.entrypoints.flask_app import create_app
 
-from testsupport import drain, tap_queue
+from testsupport import drain, sign_webhook, tap_queue
 from testsupport.openapi import line_openapi_dir
 
 pytestmark = pytest.mark.integration
@@ -28,8 +25,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list
 CALLBACK = schemathesis.openapi.from_path(str(line_openapi_dir() / "webhook.yml"))["/callback"]["POST"]
 
 
-def sign(body: bytes) -> str:
-    return base64.b64encode(hmac.new(SECRET, body, hashlib.sha256).digest()).decode()
+sign = sign_webhook
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,11 @@
 import json
 
 import pytest
+from cityline_common.crypto import CryptoError, FieldCipher, generate_key
 from ingress_webhook.domain.webhook import InvalidWebhook, parse_webhook, signature_valid
 
 SECRET = b"8c570fa6dd201bb328f1c1eac23a96d8"
+CIPHER = FieldCipher.from_spec(f"k1:{generate_key()}")
 
 
 def test_line_documented_test_vector():
@@ -23,13 +25,26 @@ def test_parse_keeps_events_untouched_and_routes_by_type():
     original = event("brandNewType", someFutureField={"nested": [1, 2]})
     [envelope] = parse_webhook(json.dumps({"destination": "Ubot", "events": [original]}).encode())
     assert envelope.routing_key == "line.event.brandNewType"
-    assert json.loads(envelope.body())["event"] == original
+    message = envelope.sealed(CIPHER)
+    assert message.routing_key() == "line.event.brandNewType"
+    assert message.open(CIPHER).event == original
+    assert message.open(CIPHER).destination == "Ubot"
+
+
+def test_the_event_travels_sealed_and_bound_to_its_id():
+    [envelope] = parse_webhook(json.dumps({"destination": "U" + "d" * 32, "events": [event()]}).encode())
+    message = envelope.sealed(CIPHER)
+    body = json.dumps(message.payload())
+    assert "U" + "1" * 32 not in body and "U" + "d" * 32 not in body  # no LINE id in clear
+    moved = message.model_copy(update={"webhook_event_id": "01J0000000000000000000000B"})
+    with pytest.raises(CryptoError):
+        moved.open(CIPHER)  # a sealed event copied under another id does not open
 
 
 def test_standby_and_redelivery_are_marked():
     body = {"destination": "Ubot", "events": [event(mode="standby", deliveryContext={"isRedelivery": True})]}
     [envelope] = parse_webhook(json.dumps(body).encode())
-    decoded = json.loads(envelope.body())
+    decoded = envelope.sealed(CIPHER).payload()
     assert decoded["mode"] == "standby" and decoded["replyAllowed"] is False
     assert decoded["isRedelivery"] is True
 

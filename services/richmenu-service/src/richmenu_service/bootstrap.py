@@ -1,20 +1,32 @@
-"""Wires richmenu-service: settings → engine. Its domain wiring grows with its issues."""
+"""Wires richmenu-service: settings → engine, unit of work, message bus."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from cityline_common.db import make_engine
+from cityline_common.messagebus import MessageBus
 from sqlalchemy import Engine
 
 from richmenu_service.config import Settings
+from richmenu_service.service_layer.handlers import handlers
+from richmenu_service.service_layer.unit_of_work import AbstractRichmenuUnitOfWork, SqlRichmenuUnitOfWork
 
 
 @dataclass
 class RichmenuService:
     settings: Settings
     engine: Engine
+    bus: MessageBus[AbstractRichmenuUnitOfWork]
 
 
-def bootstrap(settings: Settings, engine: Engine | None = None) -> RichmenuService:
-    return RichmenuService(settings=settings, engine=engine or make_engine(settings.database_url))
+def bootstrap(
+    settings: Settings,
+    engine: Engine | None = None,
+    uow_factory: Callable[[], AbstractRichmenuUnitOfWork] | None = None,
+) -> RichmenuService:
+    engine = engine or make_engine(settings.database_url)
+    bus = MessageBus(uow_factory or partial(SqlRichmenuUnitOfWork, engine), handlers())
+    return RichmenuService(settings=settings, engine=engine, bus=bus)

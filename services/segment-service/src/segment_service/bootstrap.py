@@ -2,35 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
+from cityline_common.contracts import seal_line_user_id
 from cityline_common.crypto import BlindIndex, FieldCipher
 from cityline_common.db import make_engine
 from cityline_common.messagebus import MessageBus
 from sqlalchemy import Engine
 
 from segment_service.config import Settings
-from segment_service.service_layer import handlers
-from segment_service.service_layer.unit_of_work import SegmentUnitOfWork
+from segment_service.service_layer.handlers import handlers
+from segment_service.service_layer.unit_of_work import AbstractSegmentUnitOfWork, SqlSegmentUnitOfWork
 
 
 @dataclass
 class SegmentService:
     settings: Settings
     engine: Engine
-    bus: MessageBus
+    bus: MessageBus[AbstractSegmentUnitOfWork]
     cipher: FieldCipher
-    index: BlindIndex
-
-    def uow(self) -> SegmentUnitOfWork:
-        return SegmentUnitOfWork(self.engine, self.cipher, self.index)
 
 
-def bootstrap(settings: Settings, engine: Engine | None = None) -> SegmentService:
-    return SegmentService(
-        settings=settings,
-        engine=engine or make_engine(settings.database_url),
-        bus=MessageBus(handlers.COMMAND_HANDLERS, handlers.EVENT_HANDLERS),  # type: ignore[arg-type]
-        cipher=FieldCipher.from_spec(settings.field_encryption_keys.get_secret_value()),
-        index=BlindIndex(settings.blind_index_key.get_secret_value()),
-    )
+def bootstrap(
+    settings: Settings,
+    engine: Engine | None = None,
+    uow_factory: Callable[[], AbstractSegmentUnitOfWork] | None = None,
+) -> SegmentService:
+    """``uow_factory`` replaces PostgreSQL (in-memory handler tests)."""
+    engine = engine or make_engine(settings.database_url)
+    cipher = FieldCipher.from_spec(settings.field_encryption_keys.get_secret_value())
+    index = BlindIndex(settings.blind_index_key.get_secret_value())
+    factory = uow_factory or partial(SqlSegmentUnitOfWork, engine, cipher, index)
+    bus = MessageBus(factory, handlers(partial(seal_line_user_id, cipher)))
+    return SegmentService(settings=settings, engine=engine, bus=bus, cipher=cipher)

@@ -1,6 +1,5 @@
 """segment-service's consumer and API against the real database and broker."""
 
-import json
 import threading
 import uuid
 
@@ -8,6 +7,8 @@ import pika
 import pytest
 from cityline_common.amqp import ConfirmingPublisher, OutboundMessage
 from cityline_common.amqp.topology import LINE_EVENTS, declare_with_url
+from cityline_common.contracts import open_line_user_id
+from cityline_common.line_events import LineWebhookEvent
 from cityline_common.settings import load_settings
 from segment_service.adapters.orm import plumbing, residents
 from segment_service.bootstrap import bootstrap
@@ -16,7 +17,7 @@ from segment_service.entrypoints.consumer import build_consumer
 from segment_service.entrypoints.flask_app import create_app
 from sqlalchemy import select
 
-from testsupport import drain, wait_until
+from testsupport import drain, fixed_cipher, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -37,12 +38,12 @@ def service(service_env, amqp_url):
 
 
 def line_event(kind, user, timestamp):
+    """A LINE event as ingress-webhook publishes it: sealed in its envelope contract."""
     event_id = str(uuid.uuid4())
     event = {"type": kind, "mode": "active", "timestamp": timestamp, "webhookEventId": event_id,
              "deliveryContext": {"isRedelivery": False}, "source": {"type": "user", "userId": user}}
-    body = json.dumps({"destination": "U" + "0" * 32, "webhookEventId": event_id, "event": event}).encode()
-    return OutboundMessage(exchange=LINE_EVENTS, routing_key=f"line.event.{kind}", body=body,
-                           message_id=event_id, type=f"line.webhook.{kind}")
+    return LineWebhookEvent.seal(fixed_cipher(), destination="U" + "0" * 32, webhook_event_id=event_id,
+                                 event_type=kind, is_redelivery=False, standby=False, event=event).outbound(event_id)
 
 
 def test_follow_and_unfollow_update_residents_encrypted_with_outbox_events(service, amqp_url):
@@ -62,10 +63,18 @@ def test_follow_and_unfollow_update_residents_encrypted_with_outbox_events(servi
         publisher.publish_and_wait(line_event("follow", bob, 1500))  # late and older: ignored
         wait_until(lambda: _counts(service) == {"following": 1, "blocked": 1},
                    message="one following, one blocked")
-        publisher.publish_and_wait(OutboundMessage(exchange=LINE_EVENTS, routing_key="line.event.follow",
-                                                   body=b"not json", message_id="bad-1", type="x"))
-        dead = wait_until(lambda: drain(amqp_url, "segment.line-events.dlq", timeout=0.2), message="dead letter")
-        assert dead[0][1].headers["x-error"].startswith("body is not valid JSON")
+        for message_id, message_type, body in (("bad-1", "line.WebhookEvent.v1", b"not json"),
+                                               ("bad-2", "line.WebhookEvent.v9", b"{}"),
+                                               ("bad-3", "line.webhook.follow", b"{}")):
+            publisher.publish_and_wait(OutboundMessage(exchange=LINE_EVENTS, routing_key="line.event.follow",
+                                                       body=body, message_id=message_id, type=message_type))
+        dead: list = []
+        wait_until(lambda: dead.extend(drain(amqp_url, "segment.line-events.dlq", timeout=0.2)) or len(dead) >= 3,
+                   message="three dead letters")
+        reasons = {properties.message_id: properties.headers["x-error"] for _, properties, _ in dead}
+        assert reasons["bad-1"].startswith("line.WebhookEvent.v1 does not validate")
+        assert reasons["bad-2"].startswith("unknown message type 'line.WebhookEvent.v9'")
+        assert reasons["bad-3"].startswith("unknown message type 'line.webhook.follow'")
     finally:
         publisher.close()
         consumer.stop()
@@ -81,13 +90,16 @@ def test_follow_and_unfollow_update_residents_encrypted_with_outbox_events(servi
     assert [row.routing_key for row in outbox] == [
         "segment.resident.followed", "segment.resident.followed", "segment.resident.unfollowed"
     ]
-    assert {row.payload["lineUserId"] for row in outbox} == {alice, bob}
+    followed = [row.payload for row in outbox if row.type == "segment.ResidentFollowed.v1"]
+    assert {open_line_user_id(fixed_cipher(), uuid.UUID(p["residentId"]), p["lineUserIdSealed"])
+            for p in followed} == {alice, bob}
+    assert not any(alice in str(row.payload) or bob in str(row.payload) for row in outbox)
 
 
 def _counts(service):
     from segment_service.service_layer.views import resident_counts
 
-    return resident_counts(service.uow())
+    return service.bus.query(resident_counts)
 
 
 def test_taxonomy_api_versions_and_validates(service):

@@ -6,31 +6,26 @@ from segment_service.entrypoints.line_events import to_command
 USER = "U" + "ab" * 16
 
 
-def envelope(event):
-    return {"destination": "U" + "0" * 32, "webhookEventId": "01H", "event": event}
-
-
 def test_follow_and_unfollow_become_commands():
     follow = {"type": "follow", "timestamp": 7, "source": {"type": "user", "userId": USER}, "follow": {}}
-    assert to_command(envelope(follow)) == FollowResident(USER, 7)
+    assert to_command(follow) == FollowResident(USER, 7)
     unfollow = {"type": "unfollow", "timestamp": 8, "source": {"type": "user", "userId": USER}}
-    assert to_command(envelope(unfollow)) == UnfollowResident(USER, 8)
+    assert to_command(unfollow) == UnfollowResident(USER, 8)
 
 
 def test_other_events_are_not_ours():
-    assert to_command(envelope({"type": "beacon", "timestamp": 1})) is None
+    assert to_command({"type": "beacon", "timestamp": 1}) is None
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        None,
-        [],
-        {"event": "follow"},
-        envelope({"type": "follow", "timestamp": 1, "source": {"type": "group", "groupId": "C1"}}),
-        envelope({"type": "follow", "timestamp": "1", "source": {"type": "user", "userId": USER}}),
-        envelope({"type": "follow", "timestamp": True, "source": {"type": "user", "userId": USER}}),
-        envelope({"type": "follow", "timestamp": 1, "source": {"type": "user", "userId": "U1"}}),
+        {"type": "follow", "timestamp": 1},
+        {"type": "unfollow", "timestamp": 1, "source": "U1"},
+        {"type": "follow", "timestamp": 1, "source": {"type": "group", "groupId": "C1"}},
+        {"type": "follow", "timestamp": "1", "source": {"type": "user", "userId": USER}},
+        {"type": "follow", "timestamp": True, "source": {"type": "user", "userId": USER}},
+        {"type": "follow", "timestamp": 1, "source": {"type": "user", "userId": "U1"}},
     ],
 )
 def test_malformed_events_are_poison(body):

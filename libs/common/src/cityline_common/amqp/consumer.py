@@ -5,7 +5,8 @@ acked and skipped), run the service's handler, commit, and only then ack. So
 
 * a crash before commit redelivers the message (manual ack; unacked deliveries are requeued);
 * a crash after commit but before ack redelivers it too, and the claim turns it into a no-op;
-* a :class:`PoisonMessage` (it can never succeed: bad JSON, wrong shape) is dead-lettered at
+* a :class:`PoisonMessage` or :class:`~cityline_common.contracts.ContractViolation` (it can never
+  succeed: bad JSON, unknown type or version, a body its contract refuses) is dead-lettered at
   once to ``<queue>.dlq`` with the reason in the ``x-error`` header, and logged;
 * any other error is retried with backoff; the queue's delivery limit dead-letters a message that
   keeps failing, so one bad message cannot block a queue forever.
@@ -22,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pika
 import pika.exceptions
@@ -31,9 +32,10 @@ from pika.adapters.blocking_connection import BlockingChannel, BlockingConnectio
 
 from cityline_common.amqp.messages import InboundMessage
 from cityline_common.amqp.topology import DLX, Queue, declare
-from cityline_common.db import UnitOfWork
+from cityline_common.contracts import Contract, ContractCatalogue, ContractViolation
 from cityline_common.metrics import CONSUME_OUTCOMES, MESSAGE_HANDLING, MESSAGES_CONSUMED
 from cityline_common.tracing import continued_trace
+from cityline_common.unit_of_work import AbstractUnitOfWork
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
@@ -47,8 +49,24 @@ class RetryableError(Exception):
     """A dependency is briefly unavailable; the message should come back later."""
 
 
-Handler = Callable[[InboundMessage, UnitOfWork], None]
+U = TypeVar("U", bound=AbstractUnitOfWork)
+
+Handler = Callable[[InboundMessage, U], None]
 """Does the work inside the consumer's transaction. Must not commit: the consumer does."""
+
+
+def contract_handler(handles: tuple[type[Contract], ...], deliver: Callable[[Contract, U], None]) -> Handler[U]:
+    """A :data:`Handler` that decodes each message by its contract before ``deliver`` sees it.
+
+    An unknown type or version, or a body that does not validate, is poison: it is dead-lettered
+    with the reason and ``deliver`` never runs.
+    """
+    catalogue = ContractCatalogue(handles)
+
+    def handle(message: InboundMessage, uow: U) -> None:
+        deliver(catalogue.decode(message.type, message.body), uow)
+
+    return handle
 
 _CONNECTION_ERRORS = (
     pika.exceptions.AMQPConnectionError,
@@ -60,15 +78,15 @@ _CONNECTION_ERRORS = (
 )
 
 
-class Consumer:
+class Consumer(Generic[U]):
     def __init__(
         self,
         *,
         url: str,
         queue: Queue,
         name: str,
-        uow_factory: Callable[[], UnitOfWork],
-        handler: Handler,
+        uow_factory: Callable[[], U],
+        handler: Handler[U],
         prefetch: int = 50,
         heartbeat: int = 15,
         max_backoff: float = 30.0,
@@ -184,7 +202,7 @@ class Consumer:
         if error is None:
             channel.basic_ack(method.delivery_tag)
             return future.result()
-        if isinstance(error, PoisonMessage):
+        if isinstance(error, PoisonMessage | ContractViolation):
             self._dead_letter(channel, method, message, str(error))
             return "dead_letter"
         attempts = int(message.headers.get("x-delivery-count", 0) or 0)

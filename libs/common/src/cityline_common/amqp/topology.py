@@ -12,9 +12,11 @@ same name, so a message nobody subscribes to yet (a new LINE event type, say) is
 inspection instead of being dropped or refused.
 
 Every work queue is a quorum queue (replicated, durable) with a delivery limit and at-least-once
-dead-lettering to ``city.dlx`` → ``<queue>.dlq``. Services add their queues here, nowhere else.
-``cityline-topology --definitions`` prints the same topology as a RabbitMQ definitions document
-for the Helm chart's ``loadDefinition``.
+dead-lettering to ``city.dlx`` → ``<queue>.dlq``. The exchanges are the platform's and live here;
+queues belong to the services that consume them and are declared in their manifests
+(:mod:`cityline_common.manifest`), bound only to the contracts each consumer handles. A queue exists
+only because a consumer declares it. ``cityline-topology --definitions`` prints the whole topology as
+a RabbitMQ definitions document for the Helm chart's ``loadDefinition``.
 """
 
 from __future__ import annotations
@@ -91,33 +93,17 @@ EXCHANGES: tuple[Exchange, ...] = (
     Exchange(DLX, type="direct", keeps_unrouted=False),
 )
 
-QUEUES: tuple[Queue, ...] = (
-    # segment-service keeps residents in step with what they do on LINE.
-    Queue(
-        "segment.line-events",
-        (
-            Binding(LINE_EVENTS, "line.event.follow"),
-            Binding(LINE_EVENTS, "line.event.unfollow"),
-            Binding(LINE_EVENTS, "line.event.message"),
-            Binding(LINE_EVENTS, "line.event.postback"),
-        ),
-    ),
-    # richmenu-service re-evaluates a resident's menu when segment-service says something changed.
-    Queue("richmenu.resident-events", (Binding(CITY_EVENTS, "segment.resident.#"),)),
-    # dispatcher turns other city systems' events into deliveries.
-    Queue("dispatcher.city-integration", (Binding(CITY_INTEGRATION, "#"),)),
-)
+def registered_queues() -> tuple[Queue, ...]:
+    """Every queue some installed service's consumer declares (see :mod:`cityline_common.manifest`)."""
+    from cityline_common.manifest import all_queues
+
+    return all_queues()
 
 
-def queue(name: str) -> Queue:
-    for each in QUEUES:
-        if each.name == name:
-            return each
-    raise KeyError(f"queue {name!r} is not part of the topology")
-
-
-def declare(channel: BlockingChannel, queues: tuple[Queue, ...] = QUEUES) -> None:
-    """Idempotently declare exchanges, the unrouted and dead-letter queues, and ``queues``."""
+def declare(channel: BlockingChannel, queues: tuple[Queue, ...] | None = None) -> None:
+    """Idempotently declare exchanges, the unrouted and dead-letter queues, and ``queues``
+    (default: every registered service's)."""
+    queues = registered_queues() if queues is None else queues
     for exchange in EXCHANGES:
         arguments = {"alternate-exchange": exchange.unrouted} if exchange.keeps_unrouted else None
         if exchange.keeps_unrouted:
@@ -133,7 +119,7 @@ def declare(channel: BlockingChannel, queues: tuple[Queue, ...] = QUEUES) -> Non
             channel.queue_bind(each.name, binding.exchange, routing_key=binding.routing_key)
 
 
-def declare_with_url(url: str, queues: tuple[Queue, ...] = QUEUES) -> None:
+def declare_with_url(url: str, queues: tuple[Queue, ...] | None = None) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
         declare(connection.channel(), queues)
@@ -170,7 +156,7 @@ def definitions(vhost: str = "/") -> dict[str, Any]:
             add_binding(exchange.unrouted, exchange.unrouted, "")
         exchanges.append({"name": exchange.name, "vhost": vhost, "type": exchange.type, "durable": True,
                           "auto_delete": False, "internal": False, "arguments": arguments})
-    for each in QUEUES:
+    for each in registered_queues():
         add_queue(each.dlq, _bounded(DLQ_MAX_LENGTH))
         add_binding(DLX, each.dlq, each.name)
         add_queue(each.name, each.arguments())

@@ -2,37 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any
+import abc
 
 import requests
 
-from admin_ui.domain.status import ServiceStatus
+from admin_ui.domain.status import ServiceStatus, StatusTarget
 
 
-class InternalApi:
-    def __init__(self, urls: dict[str, str], timeout: float) -> None:
-        self._urls = urls
+class AbstractInternalApi(abc.ABC):
+    @abc.abstractmethod
+    def readiness(self, targets: list[StatusTarget]) -> list[ServiceStatus]: ...
+
+    @abc.abstractmethod
+    def resident_counts(self) -> dict[str, int] | None:
+        """Friends by status from segment-service, or None when it does not answer."""
+
+
+class HttpInternalApi(AbstractInternalApi):
+    def __init__(self, segment_service_url: str, timeout: float) -> None:
+        self._segment = segment_service_url
         self._timeout = timeout
         self._http = requests.Session()
 
-    def readiness(self) -> list[ServiceStatus]:
+    def readiness(self, targets: list[StatusTarget]) -> list[ServiceStatus]:
         statuses = []
-        for name, base in self._urls.items():
+        for target in targets:
             try:
-                response = self._http.get(f"{base}/readyz", timeout=self._timeout)
+                response = self._http.get(f"{target.url}/readyz", timeout=self._timeout)
                 checks = response.json().get("checks", {})
                 detail = ", ".join(f"{check}: {state}" for check, state in checks.items())
-                statuses.append(ServiceStatus(name, response.status_code == 200, detail))
+                statuses.append(ServiceStatus(target, response.status_code == 200, detail))
             except (requests.RequestException, ValueError) as exc:
-                statuses.append(ServiceStatus(name, False, f"unreachable: {type(exc).__name__}"))
+                statuses.append(ServiceStatus(target, False, f"unreachable: {type(exc).__name__}"))
         return statuses
 
-    def resident_counts(self) -> dict[str, Any] | None:
+    def resident_counts(self) -> dict[str, int] | None:
         try:
-            response = self._http.get(f"{self._urls['segment-service']}/internal/residents/stats",
-                                      timeout=self._timeout)
+            response = self._http.get(f"{self._segment}/internal/residents/stats", timeout=self._timeout)
             response.raise_for_status()
-            counts: dict[str, Any] = response.json()
-            return counts
+            counts = response.json()
         except (requests.RequestException, ValueError):
             return None
+        if not isinstance(counts, dict) or not all(isinstance(v, int) for v in counts.values()):
+            return None
+        return {str(key): value for key, value in counts.items()}

@@ -2,17 +2,6 @@
 
 from __future__ import annotations
 
-from cityline_common.db import plumbing_tables
-from cityline_common.migrations import ServiceSchema
-from sqlalchemy import MetaData
+from cityline_common.manifest import schema_tables
 
-metadata = MetaData(schema="admin")
-plumbing = plumbing_tables(metadata)
-
-SCHEMA = ServiceSchema(
-    name="admin",
-    schema="admin",
-    metadata=metadata,
-    tables=plumbing,
-    migrations="admin_ui:migrations",
-)
+metadata, plumbing = schema_tables("admin")

@@ -4,27 +4,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Display names (画面表示名) of the services, in the order staff think of them.
-SERVICE_LABELS: dict[str, str] = {
-    "ingress-webhook": "LINE受信 (Webhook)",
-    "segment-service": "受信設定・セグメント",
-    "richmenu-service": "リッチメニュー",
-    "dispatcher": "配信",
-    "segment-consumer": "友だち登録・ブロックの反映",
-    "outbox-relay": "サービス間の送信中継",
-}
+
+@dataclass(frozen=True)
+class StatusTarget:
+    """A process the status page asks: its name, its 画面表示名, and where it answers."""
+
+    name: str
+    label: str
+    url: str
 
 
 @dataclass(frozen=True)
 class ServiceStatus:
-    name: str
+    target: StatusTarget
     ready: bool
     detail: str
 
     @property
+    def name(self) -> str:
+        return self.target.name
+
+    @property
     def label(self) -> str:
-        return SERVICE_LABELS.get(self.name, self.name)
+        return self.target.label
 
     @property
     def state_text(self) -> str:
         return "正常" if self.ready else "停止または異常"
+
+
+@dataclass(frozen=True)
+class SystemStatus:
+    services: list[ServiceStatus]
+    residents: dict[str, int] | None  # None: segment-service did not answer

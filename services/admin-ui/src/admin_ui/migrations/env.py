@@ -1,5 +1,5 @@
 from cityline_common.migrations import run_env
 
-from admin_ui.adapters.orm import SCHEMA
+from admin_ui.manifest import MANIFEST
 
-run_env(SCHEMA)
+run_env(MANIFEST)

@@ -2,17 +2,6 @@
 
 from __future__ import annotations
 
-from cityline_common.db import plumbing_tables
-from cityline_common.migrations import ServiceSchema
-from sqlalchemy import MetaData
+from cityline_common.manifest import schema_tables
 
-metadata = MetaData(schema="dispatcher")
-plumbing = plumbing_tables(metadata)
-
-SCHEMA = ServiceSchema(
-    name="dispatcher",
-    schema="dispatcher",
-    metadata=metadata,
-    tables=plumbing,
-    migrations="dispatcher:migrations",
-)
+metadata, plumbing = schema_tables("dispatcher")

@@ -1,5 +1,5 @@
 from cityline_common.migrations import run_env
 
-from dispatcher.adapters.orm import SCHEMA
+from dispatcher.manifest import MANIFEST
 
-run_env(SCHEMA)
+run_env(MANIFEST)

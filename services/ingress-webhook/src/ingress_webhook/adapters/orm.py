@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from cityline_common.db import plumbing_tables
-from cityline_common.migrations import ServiceSchema
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, func
+from cityline_common.manifest import schema_tables
+from sqlalchemy import Column, DateTime, Index, String, Table, func
 
-metadata = MetaData(schema="ingress")
-plumbing = plumbing_tables(metadata)
+metadata, plumbing = schema_tables("ingress")
 
 webhook_events_seen = Table(
     "webhook_events_seen",
@@ -16,11 +14,3 @@ webhook_events_seen = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 Index("ix_ingress_webhook_events_seen_received_at", webhook_events_seen.c.received_at)
-
-SCHEMA = ServiceSchema(
-    name="ingress",
-    schema="ingress",
-    metadata=metadata,
-    tables=plumbing,
-    migrations="ingress_webhook:migrations",
-)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Protocol
 
 from sqlalchemy import Connection, delete, func, text
 
@@ -16,9 +18,32 @@ _CLAIM = text(
 )
 
 
-class SeenEvents:
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+class AbstractSeenEvents(abc.ABC):
+    @abc.abstractmethod
+    def claim(self, webhook_event_ids: Iterable[str]) -> set[str]:
+        """Record the ids in this transaction; return those not seen before."""
+
+    @abc.abstractmethod
+    def forget_older_than(self, window: timedelta, batch: int = 10_000) -> int: ...
+
+    @abc.abstractmethod
+    def try_lock_housekeeping(self) -> bool: ...
+
+
+class HasConnection(Protocol):
+    @property
+    def connection(self) -> Connection: ...
+
+
+class SqlSeenEvents(AbstractSeenEvents):
+    """Takes the unit of work's connection only when first used (the database may be away)."""
+
+    def __init__(self, uow: HasConnection) -> None:
+        self._uow = uow
+
+    @property
+    def _connection(self) -> Connection:
+        return self._uow.connection
 
     def claim(self, webhook_event_ids: Iterable[str]) -> set[str]:
         """Record the ids in this transaction; return those not seen before.

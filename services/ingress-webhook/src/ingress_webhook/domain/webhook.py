@@ -15,6 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from cityline_common.crypto import FieldCipher
+from cityline_common.line_events import LineWebhookEvent
+
 _EVENT_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 # Event types of LINE's webhook.yml (plus messageEdited, 2026). Others still pass through under their
@@ -54,19 +57,12 @@ class EventEnvelope:
     def metric_type(self) -> str:
         return self.event_type if self.event_type in KNOWN_EVENT_TYPES else "other"
 
-    def body(self) -> bytes:
-        return json.dumps(self.document(), ensure_ascii=False, separators=(",", ":")).encode()
-
-    def document(self) -> dict[str, Any]:
-        return {
-            "destination": self.destination,
-            "webhookEventId": self.webhook_event_id,
-            "isRedelivery": self.is_redelivery,
-            "mode": "standby" if self.standby else "active",
-            # Consumers must not reply to standby events (another channel has chat control).
-            "replyAllowed": not self.standby,
-            "event": self.event,
-        }
+    def sealed(self, cipher: FieldCipher) -> LineWebhookEvent:
+        """The message consumers receive: routing fields in clear, the event itself sealed."""
+        return LineWebhookEvent.seal(
+            cipher, destination=self.destination, webhook_event_id=self.webhook_event_id,
+            event_type=self.event_type, is_redelivery=self.is_redelivery, standby=self.standby, event=self.event,
+        )
 
 
 def _storable(value: Any) -> bool:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from cityline_common.db import check_schema
-from cityline_common.logging import configure_logging
-from cityline_common.settings import load_settings_or_exit
-from cityline_common.web import create_base_app
+from cityline_common.web import bootstrap_from_environment, create_base_app
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ingress_webhook import metrics
 from ingress_webhook.bootstrap import IngressService, bootstrap
 from ingress_webhook.config import Settings
-from ingress_webhook.service_layer.handlers import Outcome
+from ingress_webhook.domain.commands import AcceptWebhook, Outcome
+from ingress_webhook.manifest import MANIFEST
 
 _STATUS = {
     Outcome.ACCEPTED: 200,
@@ -26,17 +25,14 @@ _STATUS = {
 
 
 def create_app(service: IngressService | None = None) -> Flask:
-    if service is None:
-        settings = load_settings_or_exit(Settings)
-        configure_logging("ingress-webhook", settings.log_level, settings.log_format)
-        service = bootstrap(settings)
+    service = service or bootstrap_from_environment("ingress-webhook", Settings, bootstrap)
 
     def broker_ready() -> None:
         if not service.publisher.ready:
             raise RuntimeError("publisher not connected")
 
     def database_ready() -> None:
-        check_schema(service.engine, "ingress")
+        check_schema(service.engine, MANIFEST.schema)
 
     spooling = service.settings.webhook_spool == "postgres"
 
@@ -71,7 +67,7 @@ def create_app(service: IngressService | None = None) -> Flask:
         body = _read_body(limit)
         if body is None:
             return too_large(RequestEntityTooLarge())
-        result = service.accept(body, request.headers.getlist("X-Line-Signature"))
+        result = service.bus.handle(AcceptWebhook(body, tuple(request.headers.getlist("X-Line-Signature"))))
         status = _STATUS[result.outcome]
         if status == 200:
             return jsonify(status="ok"), 200

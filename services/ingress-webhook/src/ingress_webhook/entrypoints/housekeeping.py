@@ -14,12 +14,12 @@ from cityline_common.logging import configure_logging
 from cityline_common.settings import load_settings_or_exit
 
 from ingress_webhook.config import Settings
-from ingress_webhook.service_layer.unit_of_work import IngressUnitOfWork
+from ingress_webhook.service_layer.unit_of_work import AbstractIngressUnitOfWork, SqlIngressUnitOfWork
 
 log = logging.getLogger(__name__)
 
 
-def sweep(uow_factory: Callable[[], IngressUnitOfWork], window: timedelta) -> int:
+def sweep(uow_factory: Callable[[], AbstractIngressUnitOfWork], window: timedelta) -> int:
     """One pass; returns how many ids were forgotten (0 when another process holds the lock)."""
     forgotten = 0
     while True:
@@ -39,14 +39,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--interval", type=float, default=300.0, help="seconds between sweeps")
     args = parser.parse_args(argv)
     settings = load_settings_or_exit(Settings)
-    configure_logging("ingress-webhook-housekeeping", settings.log_level, settings.log_format)
+    configure_logging("ingress-webhook-housekeeping", settings)
     engine = make_engine(settings.database_url, pool_size=1)
     window = timedelta(hours=settings.dedupe_window_hours)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     while True:
-        forgotten = sweep(lambda: IngressUnitOfWork(engine), window)
+        forgotten = sweep(lambda: SqlIngressUnitOfWork(engine), window)
         log.info("webhook de-duplication record swept", extra={"forgotten": forgotten})
         if args.once or stop.wait(args.interval):
             return

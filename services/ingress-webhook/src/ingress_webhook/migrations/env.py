@@ -1,5 +1,5 @@
 from cityline_common.migrations import run_env
 
-from ingress_webhook.adapters.orm import SCHEMA
+from ingress_webhook.manifest import MANIFEST
 
-run_env(SCHEMA)
+run_env(MANIFEST)

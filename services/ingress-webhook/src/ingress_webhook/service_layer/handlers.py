@@ -11,6 +11,12 @@ Order of work (why each step is where it is):
 5. Commit, then answer 200.
 If the database itself is unavailable, events are published without de-duplication (consumers
 are idempotent on webhookEventId anyway) rather than refusing LINE.
+
+Every event leaves sealed (:class:`cityline_common.line_events.LineWebhookEvent`): the broker, its
+dead letters and the spool never hold a LINE user id or a resident's words in clear.
+
+Unlike other handlers this one commits itself: the commit is the moment the request is accepted,
+and its failure must still be answered (the bus's commit after it is then a no-op).
 """
 
 from __future__ import annotations
@@ -19,17 +25,19 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 from cityline_common.amqp import OutboundMessage, PublishError
-from cityline_common.amqp.topology import LINE_EVENTS
+from cityline_common.crypto import FieldCipher
+from cityline_common.line_events import LineWebhookEvent
+from cityline_common.messagebus import Handlers
 from cityline_common.tracing import inject_headers
 from opentelemetry import trace
 from sqlalchemy.exc import SQLAlchemyError
 
 from ingress_webhook import metrics
+from ingress_webhook.domain.commands import AcceptWebhook, Outcome, Result
 from ingress_webhook.domain.webhook import EventEnvelope, InvalidWebhook, parse_webhook, signature_valid
-from ingress_webhook.service_layer.unit_of_work import IngressUnitOfWork
+from ingress_webhook.service_layer.unit_of_work import AbstractIngressUnitOfWork
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
@@ -37,53 +45,26 @@ _tracer = trace.get_tracer(__name__)
 PublishAll = Callable[[Sequence[OutboundMessage]], list[PublishError | None]]
 
 
-class Outcome(StrEnum):
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"  # every event of the request was taken before
-    SPOOLED = "spooled"  # accepted, some events wait in the spool for the broker
-    SIGNATURE_MISSING = "signature_missing"
-    SIGNATURE_INVALID = "signature_invalid"
-    INVALID = "invalid"
-    UNAVAILABLE = "unavailable"
-
-
-@dataclass(frozen=True)
-class Result:
-    outcome: Outcome
-    events: int = 0
-    duplicates: int = 0
-    spooled: int = 0
-    reason: str = ""
-
-
 def _headers(envelope: EventEnvelope) -> dict[str, object]:
     return {"x-line-redelivery": envelope.is_redelivery, "x-line-mode": "standby" if envelope.standby else "active"}
 
 
-def to_message(envelope: EventEnvelope) -> OutboundMessage:
-    return OutboundMessage(
-        exchange=LINE_EVENTS,
-        routing_key=envelope.routing_key,
-        body=envelope.body(),
-        # The webhook event id is the message id: every consumer de-duplicates on it.
-        message_id=envelope.webhook_event_id,
-        type=f"line.webhook.{envelope.event_type}",
-        headers=inject_headers(_headers(envelope)),
-    )
-
-
-def _publish(envelopes: Sequence[EventEnvelope], publish_all: PublishAll) -> list[EventEnvelope]:
-    """Publish and return the envelopes the broker did not confirm."""
+def _publish(sealed: Sequence[tuple[EventEnvelope, LineWebhookEvent]], publish_all: PublishAll) -> list[int]:
+    """Publish and return the positions the broker did not confirm."""
     started = time.perf_counter()
     with _tracer.start_as_current_span("publish line events", kind=trace.SpanKind.PRODUCER) as span:
-        span.set_attribute("messaging.batch.message_count", len(envelopes))
-        errors = publish_all([to_message(envelope) for envelope in envelopes])
+        span.set_attribute("messaging.batch.message_count", len(sealed))
+        # The webhook event id is the message id: every consumer de-duplicates on it.
+        errors = publish_all([
+            message.outbound(envelope.webhook_event_id, inject_headers(_headers(envelope)))
+            for envelope, message in sealed
+        ])
     metrics.PUBLISH_DURATION.observe(time.perf_counter() - started)
-    failed = [envelope for envelope, error in zip(envelopes, errors, strict=True) if error is not None]
+    failed = [position for position, error in enumerate(errors) if error is not None]
     if failed:
         first = next(error for error in errors if error is not None)
         log.warning("broker did not confirm webhook events",
-                    extra={"events": len(envelopes), "unconfirmed": len(failed), "error": str(first)[:200]})
+                    extra={"events": len(sealed), "unconfirmed": len(failed), "error": str(first)[:200]})
     return failed
 
 
@@ -93,25 +74,32 @@ class Ingress:
 
     channel_secret: bytes
     publish_all: PublishAll
-    uow_factory: Callable[[], IngressUnitOfWork]
+    cipher: FieldCipher
     spool: bool
 
 
-def accept_webhook(body: bytes, signatures: list[str], ingress: Ingress) -> Result:
-    result = _verify(body, signatures, ingress.channel_secret)
-    if result is None:
-        try:
-            envelopes = parse_webhook(body)
-        except InvalidWebhook as exc:
-            result = Result(Outcome.INVALID, reason=str(exc))
-        else:
-            # An empty list is LINE's connectivity check: answer 200, publish nothing.
-            result = _take(envelopes, ingress) if envelopes else Result(Outcome.ACCEPTED)
-    metrics.WEBHOOK_REQUESTS.labels(result.outcome.value).inc()
-    return result
+def accept_webhook(ingress: Ingress) -> Callable[[AcceptWebhook, AbstractIngressUnitOfWork], Result]:
+    def handler(command: AcceptWebhook, uow: AbstractIngressUnitOfWork) -> Result:
+        result = _verify(command.body, command.signatures, ingress.channel_secret)
+        if result is None:
+            try:
+                envelopes = parse_webhook(command.body)
+            except InvalidWebhook as exc:
+                result = Result(Outcome.INVALID, reason=str(exc))
+            else:
+                # An empty list is LINE's connectivity check: answer 200, publish nothing.
+                result = _take(envelopes, ingress, uow) if envelopes else Result(Outcome.ACCEPTED)
+        metrics.WEBHOOK_REQUESTS.labels(result.outcome.value).inc()
+        return result
+
+    return handler
 
 
-def _verify(body: bytes, signatures: list[str], channel_secret: bytes) -> Result | None:
+def handlers(ingress: Ingress) -> Handlers[AbstractIngressUnitOfWork]:
+    return Handlers[AbstractIngressUnitOfWork]().command(AcceptWebhook, accept_webhook(ingress))
+
+
+def _verify(body: bytes, signatures: tuple[str, ...], channel_secret: bytes) -> Result | None:
     if not signatures:
         metrics.SIGNATURE_FAILURES.labels("missing").inc()
         return Result(Outcome.SIGNATURE_MISSING)
@@ -121,32 +109,31 @@ def _verify(body: bytes, signatures: list[str], channel_secret: bytes) -> Result
     return None
 
 
-def _take(envelopes: list[EventEnvelope], ingress: Ingress) -> Result:
-    publish_all, uow_factory, spool = ingress.publish_all, ingress.uow_factory, ingress.spool
+def _take(envelopes: list[EventEnvelope], ingress: Ingress, uow: AbstractIngressUnitOfWork) -> Result:
     try:
-        with uow_factory() as uow:
-            fresh_ids = uow.seen.claim(envelope.webhook_event_id for envelope in envelopes)
-            fresh: list[EventEnvelope] = []
-            for envelope in envelopes:  # a repeat inside one request is a duplicate too
-                if envelope.webhook_event_id in fresh_ids:
-                    fresh.append(envelope)
-                    fresh_ids.discard(envelope.webhook_event_id)
-            duplicates = len(envelopes) - len(fresh)
-            metrics.DUPLICATES_DROPPED.inc(duplicates)
-            if not fresh:
-                return Result(Outcome.DUPLICATE, events=0, duplicates=duplicates)
-            unconfirmed = _publish(fresh, publish_all)
-            if unconfirmed and not spool:
-                return Result(Outcome.UNAVAILABLE, reason="broker unavailable")  # claims roll back
-            if unconfirmed:
-                uow.require_durable_commit()
-            for envelope in unconfirmed:
-                uow.emit(exchange=LINE_EVENTS, routing_key=envelope.routing_key,
-                         type=f"line.webhook.{envelope.event_type}", payload=envelope.document(),
-                         message_id=envelope.webhook_event_id, headers=_headers(envelope))
-            uow.commit()
+        fresh_ids = uow.seen.claim(envelope.webhook_event_id for envelope in envelopes)
+        fresh: list[EventEnvelope] = []
+        for envelope in envelopes:  # a repeat inside one request is a duplicate too
+            if envelope.webhook_event_id in fresh_ids:
+                fresh.append(envelope)
+                fresh_ids.discard(envelope.webhook_event_id)
+        duplicates = len(envelopes) - len(fresh)
+        metrics.DUPLICATES_DROPPED.inc(duplicates)
+        if not fresh:
+            return Result(Outcome.DUPLICATE, events=0, duplicates=duplicates)
+        sealed = [(envelope, envelope.sealed(ingress.cipher)) for envelope in fresh]
+        unconfirmed = [sealed[position] for position in _publish(sealed, ingress.publish_all)]
+        if unconfirmed and not ingress.spool:
+            uow.rollback()  # the claims go: LINE's redelivery may bring the events back
+            return Result(Outcome.UNAVAILABLE, reason="broker unavailable")
+        if unconfirmed:
+            uow.require_durable_commit()
+        for envelope, message in unconfirmed:
+            uow.emit(message, message_id=envelope.webhook_event_id, headers=_headers(envelope))
+        uow.commit()
     except SQLAlchemyError as exc:
-        return _accept_without_database(envelopes, publish_all, exc)
+        uow.rollback()
+        return _accept_without_database(envelopes, ingress, exc)
     for envelope in fresh:
         metrics.WEBHOOK_EVENTS.labels(envelope.metric_type).inc()
     metrics.EVENTS_SPOOLED.inc(len(unconfirmed))
@@ -154,10 +141,10 @@ def _take(envelopes: list[EventEnvelope], ingress: Ingress) -> Result:
     return Result(outcome, events=len(fresh), duplicates=duplicates, spooled=len(unconfirmed))
 
 
-def _accept_without_database(envelopes: list[EventEnvelope], publish_all: PublishAll, error: Exception) -> Result:
+def _accept_without_database(envelopes: list[EventEnvelope], ingress: Ingress, error: Exception) -> Result:
     metrics.DEDUPE_SKIPPED.inc()
     log.warning("database unavailable: publishing without de-duplication", extra={"error": str(error)[:200]})
-    if _publish(envelopes, publish_all):
+    if _publish([(envelope, envelope.sealed(ingress.cipher)) for envelope in envelopes], ingress.publish_all):
         return Result(Outcome.UNAVAILABLE, reason="broker and database unavailable")
     for envelope in envelopes:
         metrics.WEBHOOK_EVENTS.labels(envelope.metric_type).inc()

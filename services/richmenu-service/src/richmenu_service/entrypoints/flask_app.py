@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from cityline_common.health import standard_readiness
-from cityline_common.logging import configure_logging
-from cityline_common.settings import load_settings_or_exit
-from cityline_common.web import create_base_app
+from cityline_common.web import bootstrap_from_environment, create_base_app
 from flask import Flask
 
 from richmenu_service.bootstrap import RichmenuService, bootstrap
 from richmenu_service.config import Settings
+from richmenu_service.manifest import MANIFEST
 
 
 def create_app(service: RichmenuService | None = None) -> Flask:
-    if service is None:
-        settings = load_settings_or_exit(Settings)
-        configure_logging("richmenu-service", settings.log_level, settings.log_format)
-        service = bootstrap(settings)
-    return create_base_app(
-        "richmenu-service", standard_readiness(service.engine, "richmenu", service.settings.amqp_url)
-    )
+    service = service or bootstrap_from_environment("richmenu-service", Settings, bootstrap)
+    readiness = standard_readiness(service.engine, MANIFEST.schema, service.settings.amqp_url)
+    return create_base_app("richmenu-service", readiness)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from cityline_common.db import plumbing_tables
-from cityline_common.migrations import ServiceSchema
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, func
+from cityline_common.manifest import schema_tables
+from sqlalchemy import BigInteger, Column, DateTime, Integer, String, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-metadata = MetaData(schema="segment")
-plumbing = plumbing_tables(metadata)
+metadata, plumbing = schema_tables("segment")
 
 residents = Table(
     "residents",
@@ -20,14 +18,6 @@ residents = Table(
     Column("status_changed_at_ms", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
-
-SCHEMA = ServiceSchema(
-    name="segment",
-    schema="segment",
-    metadata=metadata,
-    tables=plumbing,
-    migrations="segment_service:migrations",
 )
 
 taxonomy_versions = Table(

@@ -1,6 +1,8 @@
-"""Residents in and out of PostgreSQL, encrypting LINE user ids on the way in."""
+"""Residents: the repository port, and its PostgreSQL adapter that encrypts LINE user ids on the way in."""
 
 from __future__ import annotations
+
+import abc
 
 from cityline_common.crypto import BlindIndex, FieldCipher
 from sqlalchemy import Connection, func, select
@@ -13,12 +15,30 @@ LINE_USER_ID_CONTEXT = "segment.residents.line_user_id"
 LINE_USER_ID_INDEX = "line_user_id"
 
 
-class ResidentRepository:
+class AbstractResidentRepository(abc.ABC):
+    def __init__(self) -> None:
+        self.seen: set[Resident] = set()  # handed out in this unit of work; their events are collected
+
+    @abc.abstractmethod
+    def get_by_line_user_id(self, line_user_id: str) -> Resident | None:
+        """The resident, locked for the rest of the transaction, or None."""
+
+    @abc.abstractmethod
+    def add(self, resident: Resident) -> None: ...
+
+    @abc.abstractmethod
+    def save(self, resident: Resident) -> None: ...
+
+    @abc.abstractmethod
+    def count_by_status(self) -> dict[str, int]: ...
+
+
+class SqlResidentRepository(AbstractResidentRepository):
     def __init__(self, connection: Connection, cipher: FieldCipher, index: BlindIndex) -> None:
+        super().__init__()
         self._connection = connection
         self._cipher = cipher
         self._index = index
-        self.seen: set[Resident] = set()
 
     def get_by_line_user_id(self, line_user_id: str) -> Resident | None:
         """Look up and lock the resident row for the rest of the transaction."""

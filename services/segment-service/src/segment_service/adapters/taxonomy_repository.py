@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,19 @@ class PublishedTaxonomy:
     document: dict[str, Any]
 
 
-class TaxonomyRepository:
+class AbstractTaxonomyRepository(abc.ABC):
+    @abc.abstractmethod
+    def latest(self) -> PublishedTaxonomy | None: ...
+
+    @abc.abstractmethod
+    def by_hash(self, content_sha256: str) -> PublishedTaxonomy | None: ...
+
+    @abc.abstractmethod
+    def append(self, content_sha256: str, document: dict[str, Any]) -> int:
+        """Store a new version; returns its number (one more than the latest)."""
+
+
+class SqlTaxonomyRepository(AbstractTaxonomyRepository):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 

@@ -9,7 +9,7 @@ from cityline_common.messagebus import Command
 
 
 @dataclass(frozen=True)
-class FollowResident(Command):
+class FollowResident(Command[None]):
     """A LINE user added the account as a friend (or unblocked it)."""
 
     line_user_id: str
@@ -17,7 +17,7 @@ class FollowResident(Command):
 
 
 @dataclass(frozen=True)
-class UnfollowResident(Command):
+class UnfollowResident(Command[None]):
     """A LINE user blocked the account."""
 
     line_user_id: str
@@ -25,7 +25,8 @@ class UnfollowResident(Command):
 
 
 @dataclass(frozen=True)
-class PublishTaxonomy(Command):
-    """Make this taxonomy document the current one (a new version unless nothing changed)."""
+class PublishTaxonomy(Command[tuple[int, bool]]):
+    """Make this taxonomy document the current one (a new version unless nothing changed).
+    Answers (version, created)."""
 
     document: dict[str, Any]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from cityline_common.line_ids import is_line_user_id
 from cityline_common.messagebus import Event
 
 from segment_service.domain.events import ResidentFollowed, ResidentUnfollowed
-
-LINE_USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 
 
 class InvalidLineUserId(ValueError):
@@ -19,7 +17,7 @@ class InvalidLineUserId(ValueError):
 
 
 def validate_line_user_id(value: str) -> str:
-    if not isinstance(value, str) or not LINE_USER_ID.match(value):
+    if not is_line_user_id(value):
         raise InvalidLineUserId("a LINE user id is 'U' followed by 32 lower-case hex digits")
     return value
 

@@ -7,7 +7,7 @@ import json
 import sys
 
 import yaml
-from cityline_common.settings import load_settings_or_exit
+from cityline_common.web import bootstrap_from_environment
 
 from segment_service.bootstrap import bootstrap
 from segment_service.config import Settings
@@ -23,9 +23,9 @@ def main(argv: list[str] | None = None) -> None:
     publish.add_argument("file")
     sub.add_parser("show", help="print the current taxonomy as JSON")
     args = parser.parse_args(argv)
-    service = bootstrap(load_settings_or_exit(Settings))
+    service = bootstrap_from_environment("segment-service-taxonomy", Settings, bootstrap)
     if args.action == "show":
-        print(json.dumps(views.current_taxonomy(service.uow()), ensure_ascii=False, indent=2))
+        print(json.dumps(service.bus.query(views.current_taxonomy), ensure_ascii=False, indent=2))
         return
     try:
         with open(args.file, encoding="utf-8") as handle:
@@ -33,9 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, yaml.YAMLError) as exc:
         sys.exit(f"{args.file}: cannot read: {exc}")
     try:
-        with service.uow() as uow:
-            version, created = service.bus.handle(PublishTaxonomy(document), uow)
-            uow.commit()
+        version, created = service.bus.handle(PublishTaxonomy(document))
     except InvalidTaxonomy as exc:
         sys.exit(f"{args.file}: not published: {exc}")
     print(f"taxonomy version {version} {'published' if created else 'is already current (unchanged)'}")

@@ -1,5 +1,5 @@
 from cityline_common.migrations import run_env
 
-from segment_service.adapters.orm import SCHEMA
+from segment_service.manifest import MANIFEST
 
-run_env(SCHEMA)
+run_env(MANIFEST)

@@ -1,15 +1,22 @@
-"""Use cases of segment-service. Each runs inside the caller's unit of work; none commits."""
+"""Use cases of segment-service. Each runs inside the bus's unit of work; none commits."""
 
 from __future__ import annotations
 
-from cityline_common.amqp.topology import CITY_EVENTS
+import uuid
+from collections.abc import Callable
 
+from cityline_common.messagebus import Handlers
+
+from segment_service import contracts
 from segment_service.domain import commands, events, model
 from segment_service.domain.taxonomy import parse_taxonomy
-from segment_service.service_layer.unit_of_work import SegmentUnitOfWork
+from segment_service.service_layer.unit_of_work import AbstractSegmentUnitOfWork
+
+Seal = Callable[[uuid.UUID, str], str]
+"""Seals a resident's LINE user id for a message about that resident."""
 
 
-def follow_resident(command: commands.FollowResident, uow: SegmentUnitOfWork) -> None:
+def follow_resident(command: commands.FollowResident, uow: AbstractSegmentUnitOfWork) -> None:
     resident = uow.residents.get_by_line_user_id(command.line_user_id)
     if resident is None:
         uow.residents.add(model.Resident.first_follow(command.line_user_id, command.occurred_at_ms))
@@ -18,7 +25,7 @@ def follow_resident(command: commands.FollowResident, uow: SegmentUnitOfWork) ->
     uow.residents.save(resident)
 
 
-def unfollow_resident(command: commands.UnfollowResident, uow: SegmentUnitOfWork) -> None:
+def unfollow_resident(command: commands.UnfollowResident, uow: AbstractSegmentUnitOfWork) -> None:
     resident = uow.residents.get_by_line_user_id(command.line_user_id)
     if resident is None:
         uow.residents.add(model.blocked_before_first_follow(command.line_user_id, command.occurred_at_ms))
@@ -27,27 +34,7 @@ def unfollow_resident(command: commands.UnfollowResident, uow: SegmentUnitOfWork
     uow.residents.save(resident)
 
 
-def publish_resident_followed(event: events.ResidentFollowed, uow: SegmentUnitOfWork) -> None:
-    uow.emit(
-        exchange=CITY_EVENTS,
-        routing_key="segment.resident.followed",
-        type="segment.ResidentFollowed",
-        payload={"residentId": str(event.resident_id), "lineUserId": event.line_user_id,
-                 "occurredAtMs": event.occurred_at_ms, "refollowed": event.refollowed},
-    )
-
-
-def publish_resident_unfollowed(event: events.ResidentUnfollowed, uow: SegmentUnitOfWork) -> None:
-    uow.emit(
-        exchange=CITY_EVENTS,
-        routing_key="segment.resident.unfollowed",
-        type="segment.ResidentUnfollowed",
-        payload={"residentId": str(event.resident_id), "lineUserId": event.line_user_id,
-                 "occurredAtMs": event.occurred_at_ms},
-    )
-
-
-def publish_taxonomy(command: commands.PublishTaxonomy, uow: SegmentUnitOfWork) -> tuple[int, bool]:
+def publish_taxonomy(command: commands.PublishTaxonomy, uow: AbstractSegmentUnitOfWork) -> tuple[int, bool]:
     """Returns (version, created). Publishing the same content again returns its version."""
     taxonomy = parse_taxonomy(command.document)
     content_hash = taxonomy.content_hash()
@@ -59,22 +46,31 @@ def publish_taxonomy(command: commands.PublishTaxonomy, uow: SegmentUnitOfWork) 
     return version, True
 
 
-def publish_taxonomy_published(event: events.TaxonomyPublished, uow: SegmentUnitOfWork) -> None:
-    uow.emit(
-        exchange=CITY_EVENTS,
-        routing_key="segment.taxonomy.published",
-        type="segment.TaxonomyPublished",
-        payload={"version": event.version, "contentSha256": event.content_sha256},
+def announce_followed(seal: Seal) -> Callable[[events.ResidentFollowed, AbstractSegmentUnitOfWork], None]:
+    def handler(event: events.ResidentFollowed, uow: AbstractSegmentUnitOfWork) -> None:
+        uow.emit(contracts.ResidentFollowed(
+            resident_id=event.resident_id, occurred_at_ms=event.occurred_at_ms, refollowed=event.refollowed,
+            line_user_id_sealed=seal(event.resident_id, event.line_user_id),
+        ))
+
+    return handler
+
+
+def announce_unfollowed(event: events.ResidentUnfollowed, uow: AbstractSegmentUnitOfWork) -> None:
+    uow.emit(contracts.ResidentUnfollowed(resident_id=event.resident_id, occurred_at_ms=event.occurred_at_ms))
+
+
+def announce_taxonomy(event: events.TaxonomyPublished, uow: AbstractSegmentUnitOfWork) -> None:
+    uow.emit(contracts.TaxonomyPublished(version=event.version, content_sha256=event.content_sha256))
+
+
+def handlers(seal: Seal) -> Handlers[AbstractSegmentUnitOfWork]:
+    return (
+        Handlers[AbstractSegmentUnitOfWork]()
+        .command(commands.FollowResident, follow_resident)
+        .command(commands.UnfollowResident, unfollow_resident)
+        .command(commands.PublishTaxonomy, publish_taxonomy)
+        .event(events.ResidentFollowed, announce_followed(seal))
+        .event(events.ResidentUnfollowed, announce_unfollowed)
+        .event(events.TaxonomyPublished, announce_taxonomy)
     )
-
-
-COMMAND_HANDLERS = {
-    commands.FollowResident: follow_resident,
-    commands.UnfollowResident: unfollow_resident,
-    commands.PublishTaxonomy: publish_taxonomy,
-}
-EVENT_HANDLERS = {
-    events.ResidentFollowed: [publish_resident_followed],
-    events.ResidentUnfollowed: [publish_resident_unfollowed],
-    events.TaxonomyPublished: [publish_taxonomy_published],
-}

@@ -1,41 +1,36 @@
+"""segment-service's unit of work: the port handlers see, and its PostgreSQL adapter."""
+
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Self
 
 from cityline_common.crypto import BlindIndex, FieldCipher
-from cityline_common.db import UnitOfWork
-from cityline_common.messagebus import Event
+from cityline_common.db import SqlUnitOfWork
+from cityline_common.unit_of_work import AbstractUnitOfWork, HasEvents
 from sqlalchemy import Engine
 
 from segment_service.adapters.orm import plumbing
-from segment_service.adapters.repository import ResidentRepository
-from segment_service.adapters.taxonomy_repository import TaxonomyRepository
+from segment_service.adapters.repository import AbstractResidentRepository, SqlResidentRepository
+from segment_service.adapters.taxonomy_repository import AbstractTaxonomyRepository, SqlTaxonomyRepository
 
 
-class SegmentUnitOfWork(UnitOfWork):
-    residents: ResidentRepository
-    taxonomies: TaxonomyRepository
+class AbstractSegmentUnitOfWork(AbstractUnitOfWork):
+    residents: AbstractResidentRepository
+    taxonomies: AbstractTaxonomyRepository
 
+    def _aggregates(self) -> Iterable[HasEvents]:
+        return self.residents.seen
+
+
+class SqlSegmentUnitOfWork(AbstractSegmentUnitOfWork, SqlUnitOfWork):
     def __init__(self, engine: Engine, cipher: FieldCipher, index: BlindIndex) -> None:
-        super().__init__(engine, plumbing)
+        SqlUnitOfWork.__init__(self, engine, plumbing)
         self._cipher = cipher
         self._index = index
 
     def __enter__(self) -> Self:
         super().__enter__()
-        self.residents = ResidentRepository(self.connection, self._cipher, self._index)
-        self.taxonomies = TaxonomyRepository(self.connection)
-        self._events: list[Event] = []
+        self.residents = SqlResidentRepository(self.connection, self._cipher, self._index)
+        self.taxonomies = SqlTaxonomyRepository(self.connection)
         return self
-
-    def record(self, event: Event) -> None:
-        """For events that belong to no aggregate instance (a published taxonomy)."""
-        self._events.append(event)
-
-    def collect_new_events(self) -> Iterator[Event]:
-        while self._events:
-            yield self._events.pop(0)
-        for resident in self.residents.seen:
-            while resident.events:
-                yield resident.events.pop(0)

@@ -1,0 +1,19 @@
+"""admin-ui as the platform sees it: the staff console (管理画面)."""
+
+from __future__ import annotations
+
+from cityline_common.manifest import Process, ServiceManifest
+
+from admin_ui.adapters.orm import metadata, plumbing
+
+MANIFEST = ServiceManifest(
+    name="admin",
+    schema="admin",
+    metadata=metadata,
+    plumbing=plumbing,
+    migrations="admin_ui:migrations",
+    description="The staff console (管理画面): accounts, roles, approvals, audit log.",
+    processes=(
+        Process("admin-ui", "web", port=8000, label="管理画面", app="admin_ui.entrypoints.flask_app:create_app()"),
+    ),
+)

@@ -1,0 +1,45 @@
+"""システム状態 as a story, in memory: the console asks every process it knows of."""
+
+from admin_ui.adapters.internal_api import AbstractInternalApi
+from admin_ui.bootstrap import status_targets
+from admin_ui.domain.commands import ShowSystemStatus
+from admin_ui.domain.status import ServiceStatus, StatusTarget
+from admin_ui.service_layer.handlers import handlers
+from cityline_common.messagebus import MessageBus
+from cityline_common.unit_of_work import InMemoryUnitOfWork
+
+
+class Platform(AbstractInternalApi):
+    """Processes that answer or not, and a segment-service that knows how many friends there are."""
+
+    def __init__(self, down: set[str], residents: dict[str, int] | None) -> None:
+        self.down = down
+        self.residents = residents
+
+    def readiness(self, targets: list[StatusTarget]) -> list[ServiceStatus]:
+        return [ServiceStatus(target, target.name not in self.down, "") for target in targets]
+
+    def resident_counts(self) -> dict[str, int] | None:
+        return self.residents
+
+
+class AdminUnitOfWork(InMemoryUnitOfWork):
+    pass
+
+
+def test_staff_see_every_process_of_every_service_in_japanese_with_the_friends_count():
+    targets = status_targets()
+    bus = MessageBus(AdminUnitOfWork, handlers(Platform({"dispatcher"}, {"following": 3, "blocked": 1}), targets))
+    status = bus.handle(ShowSystemStatus())
+
+    shown = {service.name: (service.label, service.state_text) for service in status.services}
+    assert shown["segment-consumer"] == ("友だち登録・ブロックの反映", "正常")
+    assert shown["dispatcher"] == ("配信", "停止または異常")
+    assert {"ingress-webhook", "segment-service", "richmenu-service", "admin-ui", "outbox-relay"} <= set(shown)
+    assert "ingress-housekeeping" not in shown  # a CronJob has nothing to ask
+    assert status.residents == {"following": 3, "blocked": 1}
+
+
+def test_a_silent_segment_service_leaves_the_count_empty_rather_than_wrong():
+    bus = MessageBus(AdminUnitOfWork, handlers(Platform(set(), None), status_targets()))
+    assert bus.handle(ShowSystemStatus()).residents is None
