@@ -14,11 +14,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from cityline_common.line_ids import LINE_ID, is_line_user_id
+
 from line_emulator.app import Context, Handler, LineError, Result
 from line_emulator.world import AsyncRequest, Audience, Resident, RichMenu, World, now_iso
 
-USER_ID = re.compile(r"^U[0-9a-f]{32}$")
-TO_ID = re.compile(r"^[URC][0-9a-f]{32}$")
 ALIAS_ID = re.compile(r"^[a-z0-9_-]{1,32}$")
 MAX_TEXT_UTF16 = 5000
 MAX_RICH_MENUS = 1000
@@ -83,7 +83,7 @@ def reply(context: Context) -> Result:
 @operation("pushMessage")
 def push(context: Context) -> Result:
     body = context.body
-    if not TO_ID.match(body["to"]):
+    if not LINE_ID.fullmatch(body["to"]):
         raise invalid("The property, 'to', in the request body is invalid", "to")
     check_messages(body["messages"])
     units = body.get("customAggregationUnits") or []
@@ -98,7 +98,7 @@ def push(context: Context) -> Result:
 def multicast(context: Context) -> Result:
     body = context.body
     for index, user_id in enumerate(body["to"]):
-        if not isinstance(user_id, str) or not USER_ID.match(user_id):
+        if not is_line_user_id(user_id):
             raise invalid(f"The property, 'to[{index}]', in the request body is invalid", f"to[{index}]")
     check_messages(body["messages"])
     units = body.get("customAggregationUnits") or []
@@ -485,7 +485,7 @@ def user_menu(context: Context) -> Result:
 
 def _check_user_ids(user_ids: list[str]) -> None:
     for index, user_id in enumerate(user_ids):
-        if not USER_ID.match(user_id):
+        if not is_line_user_id(user_id):
             raise invalid("invalid user ID", f"userIds[{index}]")
 
 
@@ -623,7 +623,7 @@ def _audience_ids(body: dict[str, Any]) -> set[str]:
     if len(ids) > 10_000:
         raise invalid("at most 10,000 audiences per request", "audiences")
     for index, user_id in enumerate(ids):
-        if not USER_ID.match(user_id):
+        if not is_line_user_id(user_id):
             raise LineError(400, "UPLOAD_AUDIENCE_GROUP_INVALID_AUDIENCE_ID_FORMAT",
                             [{"message": "invalid audience id", "property": f"audiences[{index}].id"}])
     return set(ids)
