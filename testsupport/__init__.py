@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 import uuid
 from collections.abc import Iterator
@@ -89,6 +90,16 @@ def tap_queue(url: str, exchange: str, binding: str = "#", prefix: str = "tap") 
             connection.channel().queue_delete(name)
         finally:
             connection.close()
+
+
+def procfile() -> dict[str, list[str]]:
+    """The Procfile's processes: name → argv."""
+    entries = {}
+    for line in (ROOT / "Procfile").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            entries[name.strip()] = shlex.split(command)
+    return entries
 
 
 def sign_webhook(body: bytes, channel_secret: str = TEST_KEYS["LINE_CHANNEL_SECRET"]) -> str:

@@ -6,7 +6,6 @@ migrations before any new pod starts — and refuse values that are wrong."""
 from __future__ import annotations
 
 import re
-import shlex
 from typing import Any
 
 import helm_python as helm
@@ -14,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from testsupport import ROOT
+from testsupport import ROOT, procfile
 
 CHART = ROOT / "deploy" / "helm" / "cityline"
 KUBERNETES_VERSIONS = ("1.27", "1.30", "1.33")  # the oldest the chart supports (kubeVersion) to recent
@@ -74,15 +73,6 @@ def test_every_manifest_is_valid_kubernetes(manifests, manifests_with_ingress, v
                                                  "ServiceAccount"}
 
 
-def _procfile() -> dict[str, list[str]]:
-    entries = {}
-    for line in (ROOT / "Procfile").read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, command = line.split(":", 1)
-            entries[name.strip()] = shlex.split(command)
-    return entries
-
-
 def _as_deployed(argv: list[str]) -> list[str]:
     """A Procfile command as the image runs it: ${VAR:-default} ports become the chart's fixed ports."""
     return [re.sub(r"^\$\{[A-Z_]+:-(\d+)\}$", r"\1", part) for part in argv]
@@ -95,14 +85,14 @@ def test_the_chart_runs_every_process_of_the_procfile(manifests):
             (container,) = pod_spec(workload)["containers"]
             commands.append(container["command"])
     local_only = {"emulator", "demo"}  # the LINE stand-in and the demo residents never run in a city
-    for name, argv in _procfile().items():
+    for name, argv in procfile().items():
         if name in local_only:
             continue
         expected = _as_deployed(argv)
         if name == "ingress-housekeeping":  # a loop locally; one sweep per CronJob run in the cluster
             expected = [*expected, "--once"]
         assert expected in commands, f"Procfile process {name!r} ({expected}) is not run by the chart: {commands}"
-    assert len(commands) == len(_procfile()) - len(local_only)
+    assert len(commands) == len(procfile()) - len(local_only)
 
 
 def test_workloads_are_redundant_and_probed(manifests):

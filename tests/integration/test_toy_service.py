@@ -136,6 +136,14 @@ def test_a_toy_service_is_picked_up_everywhere_without_editing_libs_common(toy, 
                                                                             message_id)
     assert json.loads(body) == {"toyId": 7}
 
+    # AsyncAPI documents what it publishes and consumes.
+    from cityline_common.asyncapi import document as asyncapi
+
+    described = asyncapi()
+    assert described["channels"]["toyToyMadeV1"]["address"] == "toy.toy.made"
+    assert any(op["action"] == "receive" and "toy.resident-events" in op.get("description", "")
+               for op in described["operations"].values())
+
     # The status page asks it too.
     from admin_ui.bootstrap import status_targets
 

@@ -5,13 +5,12 @@ adding a service means its own folder plus one line in each list, and a forgotte
 from __future__ import annotations
 
 import re
-import shlex
 from importlib.metadata import entry_points
 
 import yaml
 from cityline_common.manifest import ENTRY_POINT_GROUP, Process, all_processes
 
-from testsupport import ROOT
+from testsupport import ROOT, procfile
 
 LOCAL_ONLY = {"emulator", "demo"}  # the LINE stand-in and the demo residents never run in a city
 
@@ -19,15 +18,6 @@ LOCAL_ONLY = {"emulator", "demo"}  # the LINE stand-in and the demo residents ne
 def camel(name: str) -> str:
     head, *rest = name.split("-")
     return head + "".join(part.capitalize() for part in rest)
-
-
-def procfile() -> dict[str, list[str]]:
-    entries = {}
-    for line in (ROOT / "Procfile").read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, command = line.split(":", 1)
-            entries[name.strip()] = shlex.split(command)
-    return entries
 
 
 def locally(process: Process) -> list[str]:
