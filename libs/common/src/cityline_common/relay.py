@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, func, select, update
 
 from cityline_common.amqp.messages import OutboundMessage
-from cityline_common.amqp.publisher import ConfirmingPublisher
+from cityline_common.amqp.publisher import ConfirmingPublisher, await_confirms
 from cityline_common.db import PlumbingTables
 from cityline_common.metrics import OUTBOX_OLDEST_PENDING, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from cityline_common.tracing import continued_trace, tracer
@@ -79,13 +79,8 @@ class OutboxRelay:
                 for row, message in zip(rows, messages, strict=True):
                     with continued_trace(row.headers):  # the publish continues the writer's trace
                         futures.append(self._publisher.publish(message))
-                errors: list[Exception | None] = []
-                for future in futures:
-                    try:
-                        future.result(timeout=self._confirm_timeout)
-                        errors.append(None)
-                    except Exception as exc:
-                        errors.append(exc)
+                # One deadline for the batch: withheld confirms hold the row locks confirm_timeout at most.
+                errors = await_confirms(futures, self._confirm_timeout)
             if self._after_publish is not None:
                 self._after_publish(rows)
             sent = [row.id for row, error in zip(rows, errors, strict=True) if error is None]

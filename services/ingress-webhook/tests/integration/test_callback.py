@@ -1,6 +1,8 @@
 """POST /callback against the real broker and database."""
 
 import io
+import subprocess
+import time
 import json
 import threading
 import uuid
@@ -15,7 +17,7 @@ from ingress_webhook.bootstrap import bootstrap
 from ingress_webhook.config import Settings
 from ingress_webhook.entrypoints.flask_app import create_app
 from ingress_webhook.entrypoints.housekeeping import sweep
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from testsupport import drain, opened_line_event, sign_webhook, tap_queue
 
@@ -249,3 +251,36 @@ def test_housekeeping_forgets_only_ids_outside_the_window(service):
     with service.engine.connect() as connection:
         left = set(connection.execute(select(webhook_events_seen.c.webhook_event_id)).scalars())
     assert recent in left and old not in left
+
+
+@pytest.fixture
+def memory_alarm():
+    """RabbitMQ under a memory alarm: it blocks publishers and withholds every confirm."""
+
+    def alarm(action: str) -> None:
+        term = ("set_alarm({{resource_limit, memory, node()}, []})" if action == "set"
+                else "clear_alarm({resource_limit, memory, node()})")
+        subprocess.run(["rabbitmqctl", "-q", "eval", f"rabbit_alarm:{term}."], check=True, timeout=60,
+                       capture_output=True)
+
+    alarm("set")
+    try:
+        yield
+    finally:
+        alarm("clear")
+
+
+def test_withheld_confirms_cost_one_deadline_per_request_not_one_per_event(service, memory_alarm):
+    # Five events, the broker confirming none: one shared deadline (PUBLISH_TIMEOUT_SECONDS, 1 s)
+    # then the spool, inside LINE's 2-second budget (one wait per event took 5 s).
+    events = [event("follow") for _ in range(5)]
+    client = create_app(service).test_client()
+    started = time.monotonic()
+    response = post(client, webhook(*events))
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert elapsed < 1.5, f"answered after {elapsed:.2f}s"
+    with service.engine.connect() as connection:
+        spooled = connection.execute(text("SELECT count(*) FROM ingress.outbox WHERE message_id = ANY(:ids)"),
+                                     {"ids": [e["webhookEventId"] for e in events]}).scalar_one()
+    assert spooled == 5

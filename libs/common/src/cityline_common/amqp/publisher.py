@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -45,6 +46,21 @@ class PublishNacked(PublishError):
 
 class PublishUnroutable(PublishError):
     pass
+
+
+def await_confirms(futures: Sequence[Future[None]], timeout: float) -> list[PublishError | None]:
+    """Wait for every confirm until one shared deadline; a confirm still missing then is an error."""
+    deadline = time.monotonic() + timeout
+    results: list[PublishError | None] = []
+    for future in futures:
+        try:
+            future.result(timeout=max(0.0, deadline - time.monotonic()))
+            results.append(None)
+        except FutureTimeout:
+            results.append(BrokerUnavailable(f"no confirm within {timeout}s"))
+        except PublishError as exc:
+            results.append(exc)
+    return results
 
 
 class ConfirmingPublisher:
@@ -102,18 +118,12 @@ class ConfirmingPublisher:
         return future
 
     def publish_all(self, messages: Sequence[OutboundMessage], timeout: float) -> list[PublishError | None]:
-        """Publish a batch; return, in order, ``None`` for each confirmed message or its error."""
-        futures = [self.publish(message) for message in messages]
-        results: list[PublishError | None] = []
-        for future in futures:
-            try:
-                future.result(timeout=timeout)
-                results.append(None)
-            except FutureTimeout:
-                results.append(BrokerUnavailable(f"no confirm within {timeout}s"))
-            except PublishError as exc:
-                results.append(exc)
-        return results
+        """Publish a batch; return, in order, ``None`` for each confirmed message or its error.
+
+        ``timeout`` bounds the whole batch, not each message: a broker that withholds confirms costs
+        the caller ``timeout`` once, however many messages it sent (LINE's 2-second budget, the
+        relay's row locks)."""
+        return await_confirms([self.publish(message) for message in messages], timeout)
 
     def publish_and_wait(self, message: OutboundMessage, timeout: float = 5.0) -> None:
         (error,) = self.publish_all([message], timeout)
