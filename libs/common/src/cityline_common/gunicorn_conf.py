@@ -24,7 +24,7 @@ workers = int(os.environ.get("GUNICORN_WORKERS", str(_process.workers)))
 worker_class = "gthread"
 threads = _process.threads
 proc_name = _process.name
-accesslog = "-"
+accesslog = None  # the app writes one JSON access line per request (cityline_common.web)
 graceful_timeout = 20
 
 

@@ -1,4 +1,15 @@
-"""The Flask plumbing every service shares: health, readiness, metrics, JSON errors, RED metrics.
+"""The Flask plumbing every service shares: health, readiness, metrics, JSON errors, RED metrics,
+access logs.
+
+Metric labels stay bounded whatever a client sends: a method outside HTTP's usual set is counted
+as ``other`` and a path no route matches as ``unmatched`` (made-up methods or paths must not mint
+new series and fill a pod's disk with multiprocess files).
+
+Access logs: one JSON line per request on the ``cityline.access`` logger with the client address
+(from ``X-Forwarded-For``, trusting only ``TRUSTED_PROXIES`` proxies in front), the request id
+(``X-Request-Id`` when the proxy set a well-formed one, else a new one; echoed in the response),
+method, route template, status, duration and user agent. Never the path's values, the query
+string, a header's token or a body: the route template is what is logged.
 
 Services build their own routes on the app returned by :func:`create_base_app`; entrypoints stay
 thin and call the service layer.
@@ -9,13 +20,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from cityline_common.logging import configure_logging
@@ -29,6 +43,21 @@ ReadinessCheck = Callable[[], None]
 """Raises when the dependency it checks is not usable."""
 
 _UNINSTRUMENTED = frozenset({"/healthz", "/readyz", "/metrics"})
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+access_log = logging.getLogger("cityline.access")
+
+
+def method_label(method: str) -> str:
+    return method if method in _METHODS else "other"
+
+
+def trusted_proxies_from_env() -> int:
+    """How many proxies in front are trusted to append to X-Forwarded-For (0: use the peer address)."""
+    raw = os.environ.get("TRUSTED_PROXIES", "0")
+    if not raw.isdigit() or int(raw) > 5:
+        raise ValueError(f"TRUSTED_PROXIES must be a whole number from 0 to 5, not {raw[:20]!r}")
+    return int(raw)
 
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)
 ServiceT = TypeVar("ServiceT")
@@ -49,6 +78,7 @@ def create_base_app(
     readiness_checks: Mapping[str, ReadinessCheck],
     import_name: str | None = None,
     informational_checks: Mapping[str, ReadinessCheck] | None = None,
+    trusted_proxies: int | None = None,
 ) -> Flask:
     """``import_name`` is the service package, so Flask finds its templates and static files.
 
@@ -56,6 +86,9 @@ def create_base_app(
     reported but do not take the instance out of service (a dependency it can work without).
     """
     app = Flask(import_name or __name__)
+    proxies = trusted_proxies_from_env() if trusted_proxies is None else trusted_proxies
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
@@ -85,14 +118,25 @@ def create_base_app(
     @app.before_request
     def _start_timer() -> None:
         g.request_started = time.perf_counter()
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
     @app.after_request
     def _record(response: Response) -> Response:
-        if request.path not in _UNINSTRUMENTED:
-            route = request.url_rule.rule if request.url_rule else "unmatched"
-            started = g.get("request_started", time.perf_counter())
-            HTTP_REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
-            HTTP_DURATION.labels(service, request.method, route).observe(time.perf_counter() - started)
+        if request.path in _UNINSTRUMENTED:
+            return response
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        method = method_label(request.method)
+        duration = time.perf_counter() - g.get("request_started", time.perf_counter())
+        HTTP_REQUESTS.labels(service, method, route, str(response.status_code)).inc()
+        HTTP_DURATION.labels(service, method, route).observe(duration)
+        request_id = g.get("request_id") or uuid.uuid4().hex
+        response.headers["X-Request-Id"] = request_id
+        access_log.info("%s %s %s %.1f ms", method, route, response.status_code, duration * 1000, extra={
+            "client": request.remote_addr, "request_id": request_id, "method": method, "route": route,
+            "status": response.status_code, "duration_ms": round(duration * 1000, 2),
+            "user_agent": (request.user_agent.string or "")[:200],
+        })
         return response
 
     @app.errorhandler(HTTPException)
