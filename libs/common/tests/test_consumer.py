@@ -11,6 +11,7 @@ from cityline_common.amqp import ConfirmingPublisher, OutboundMessage
 from cityline_common.amqp.consumer import Consumer, PoisonMessage
 from cityline_common.amqp.topology import CITY_COMMANDS, declare_with_url
 from cityline_common.db import SqlUnitOfWork
+from sqlalchemy.exc import OperationalError
 
 from testsupport import drain, wait_until
 from testsupport.plumbing import count_effects, record_effect, scratch_schema, work_queue
@@ -119,6 +120,32 @@ def test_transient_failures_are_retried_then_succeed(amqp_url, store, publish):
         consumer.stop()
         thread.join(10)
     assert failures["left"] == 0
+    assert drain(amqp_url, queue.dlq, timeout=0.5) == []
+
+
+def test_an_outage_longer_than_the_delivery_limit_holds_the_message_and_spends_nothing(amqp_url, store, publish):
+    engine, _, effects = store
+    queue = work_queue(delivery_limit=1)
+    declare_with_url(amqp_url, (queue,))
+    seen: list[bool] = []
+    failures = {"left": 4}  # more failures than the delivery limit allows redeliveries
+
+    def database_away(message, uow):
+        seen.append(message.redelivered)
+        record_effect(effects)(message, uow)
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))
+
+    consumer = make_consumer(amqp_url, queue, store, handler=database_away)
+    thread = running(consumer)
+    try:
+        publish(queue.name, b"{}")
+        wait_until(lambda: count_effects(engine, effects) == 1, timeout=30, message="success after the outage")
+    finally:
+        consumer.stop()
+        thread.join(10)
+    assert seen == [False] * 5  # held and retried in place: never handed back to the broker
     assert drain(amqp_url, queue.dlq, timeout=0.5) == []
 
 

@@ -39,6 +39,11 @@ MESSAGE_HANDLING = Histogram(
     "message_handling_duration_seconds", "Time to handle one AMQP delivery.",
     ["queue"], namespace=NAMESPACE,
 )
+DEPENDENCY_WAITS = Counter(
+    "consumer_dependency_waits_total",
+    "Times a consumer held a message and waited because a dependency (database, service) was unavailable.",
+    ["queue"], namespace=NAMESPACE,
+)
 MESSAGES_PUBLISHED = Counter(
     "messages_published_total", "AMQP publishes, by exchange and broker outcome.",
     ["exchange", "outcome"], namespace=NAMESPACE,

@@ -8,8 +8,11 @@ acked and skipped), run the service's handler, commit, and only then ack. So
 * a :class:`PoisonMessage` or :class:`~cityline_common.contracts.ContractViolation` (it can never
   succeed: bad JSON, unknown type or version, a body its contract refuses) is dead-lettered at
   once to ``<queue>.dlq`` with the reason in the ``x-error`` header, and logged;
-* any other error is retried with backoff; the queue's delivery limit dead-letters a message that
-  keeps failing, so one bad message cannot block a queue forever.
+* a transient failure (the database or another dependency unavailable: :func:`is_transient`) is
+  retried in place with capped backoff, the message held unacked, without spending the queue's
+  delivery limit, for as long as the outage lasts;
+* any other error is retried by requeue with backoff; the queue's delivery limit dead-letters a
+  message that keeps failing, so one bad message cannot block a queue forever.
 
 pika's BlockingConnection cannot answer heartbeats while a callback runs, so deliveries are taken
 from the ``consume()`` generator and the handler runs on a worker thread while this thread keeps
@@ -29,11 +32,12 @@ import pika
 import pika.exceptions
 from opentelemetry import trace
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from cityline_common.amqp.messages import InboundMessage
 from cityline_common.amqp.topology import DLX, Queue, declare
 from cityline_common.contracts import Contract, ContractCatalogue, ContractViolation
-from cityline_common.metrics import CONSUME_OUTCOMES, MESSAGE_HANDLING, MESSAGES_CONSUMED
+from cityline_common.metrics import CONSUME_OUTCOMES, DEPENDENCY_WAITS, MESSAGE_HANDLING, MESSAGES_CONSUMED
 from cityline_common.tracing import continued_trace
 from cityline_common.unit_of_work import AbstractUnitOfWork
 
@@ -46,7 +50,20 @@ class PoisonMessage(Exception):
 
 
 class RetryableError(Exception):
-    """A dependency is briefly unavailable; the message should come back later."""
+    """A dependency is briefly unavailable; the message is held and tried again when it is back."""
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """A failure that says nothing about the message: the database or a service it needs is away."""
+    if error is None:
+        return False
+    if isinstance(error, RetryableError | OperationalError | InterfaceError | ConnectionError | TimeoutError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def _describe(error: BaseException | None) -> str:
+    return f"{type(error).__name__}: {str(error)[:200]}"
 
 
 U = TypeVar("U", bound=AbstractUnitOfWork)
@@ -176,12 +193,29 @@ class Consumer(Generic[U]):
             headers=dict(properties.headers or {}),
             redelivered=bool(method.redelivered),
         )
-        future = self._worker.submit(self._handle, message)
-        while not future.done():
-            connection.sleep(0.005)  # keeps heartbeats and the socket serviced meanwhile
+        future = self._run_handler(connection, message)
+        waited = 0
+        # A dependency that is away (the database restarting, say) is waited for with the message
+        # held: retrying by requeue would spend the queue's delivery limit and dead-letter good
+        # messages during a one-minute outage. Only bad input (poison) or a bug spends it.
+        while is_transient(future.exception()) and not self._stop.is_set():
+            delay = min(self._retry_delay * (2 ** waited), self._max_backoff)
+            waited += 1
+            DEPENDENCY_WAITS.labels(self.queue.name).inc()
+            log.warning("a dependency is unavailable; holding the message and trying again",
+                        extra={"queue": self.queue.name, "message_id": message.message_id, "attempt": waited,
+                               "retry_in_s": round(delay, 2), "error": _describe(future.exception())})
+            connection.sleep(delay)  # heartbeats go on meanwhile
+            future = self._run_handler(connection, message)
         outcome = self._settle(channel, method, message, future)
         MESSAGES_CONSUMED.labels(self.queue.name, outcome).inc()
         MESSAGE_HANDLING.labels(self.queue.name).observe(time.perf_counter() - started)
+
+    def _run_handler(self, connection: BlockingConnection, message: InboundMessage) -> Future[str]:
+        future = self._worker.submit(self._handle, message)
+        while not future.done():
+            connection.sleep(0.005)  # keeps heartbeats and the socket serviced meanwhile
+        return future
 
     def _handle(self, message: InboundMessage) -> str:
         if not message.message_id:
