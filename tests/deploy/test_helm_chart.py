@@ -12,6 +12,8 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
+from cityline_common.amqp.topology import DLQ_MAX_LENGTH, UNROUTED_MAX_LENGTH
+from cityline_common.manifest import all_processes
 
 from testsupport import ROOT, procfile
 
@@ -167,12 +169,90 @@ def test_network_policies_deny_by_default_and_allow_named_callers(manifests):
 
     monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
     controller = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
-    assert callers("outbox-relay") == [monitoring]
-    assert callers("segment-consumer") == [monitoring]
-    assert callers("ingress-webhook") == [monitoring, controller]
-    admin_ui = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "cityline", "app.kubernetes.io/instance":
-                                                "itami", "app.kubernetes.io/component": "admin-ui"}}}
-    assert admin_ui in callers("segment-service") and controller not in callers("segment-service")
+    # admin-ui's status page probes every component; nobody else reaches the workers.
+    assert callers("outbox-relay") == [monitoring, ADMIN_UI]
+    assert callers("segment-consumer") == [monitoring, ADMIN_UI]
+    # The public webhook: the ingress controller, Prometheus and the status page, no other pod.
+    assert callers("ingress-webhook") == [monitoring, ADMIN_UI, controller]
+    assert callers("admin-ui") == [monitoring, ADMIN_UI, controller]
+    assert ADMIN_UI in callers("segment-service") and controller not in callers("segment-service")
+    assert callers("segment-service").count(ADMIN_UI) == 1  # listed in allowFrom too, admitted once
+    for rule in (policies[name]["spec"]["ingress"][0] for name in policies):
+        assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+
+
+ADMIN_UI = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "cityline", "app.kubernetes.io/instance":
+                                            "itami", "app.kubernetes.io/component": "admin-ui"}}}
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("-")
+    return first + "".join(part.title() for part in rest)
+
+
+def test_the_status_page_reaches_every_process_it_shows(manifests):
+    """admin-ui's システム状態 asks /readyz of every labelled process of the manifests: each must be
+    a component whose network policy admits admin-ui on its http port."""
+    policies = by_kind(manifests, "NetworkPolicy")
+    services = by_kind(manifests, "Service")
+    components = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))["components"]
+    shown = [process for process in all_processes() if process.label is not None]
+    assert {process.name for process in shown} >= {"ingress-webhook", "segment-service", "segment-consumer",
+                                                   "richmenu-service", "dispatcher", "admin-ui", "outbox-relay"}
+    for process in shown:
+        assert _camel(process.name) in components, process.name
+        name = f"itami-cityline-{process.name}"
+        (rule,) = policies[name]["spec"]["ingress"]
+        assert ADMIN_UI in rule["from"], f"admin-ui cannot reach {process.name}'s /readyz"
+        assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+        assert name in services, f"the status page finds {process.name} at its Service"
+
+
+def _rules(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    (rule,) = by_kind(documents, "PrometheusRule").values()
+    return {each["alert"]: each for group in rule["spec"]["groups"] for each in group["rules"]}
+
+
+def test_alert_rules_are_off_by_default(manifests):
+    assert "PrometheusRule" not in {doc["kind"] for doc in manifests}
+
+
+def test_alert_rules_watch_dead_letters_unrouted_messages_and_the_outbox():
+    documents = render({"metrics": {"prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus"}}}})
+    (rule,) = by_kind(documents, "PrometheusRule").values()
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["name"] == "itami-cityline"
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus"
+    rules = _rules(documents)
+    assert set(rules) == {"DeadLettersPresent", "DeadLetterQueueNearlyFull", "UnroutedMessages",
+                          "UnroutedNearlyFull", "OutboxBacklogOld"}
+    # In PromQL's string "\\." is the regex \. : a dot, not any character.
+    dlq, unrouted = r'cityline_queue_messages{queue=~".+\\.dlq"}', r'cityline_queue_messages{queue=~".+\\.unrouted"}'
+    assert dlq in rules["DeadLettersPresent"]["expr"] and rules["DeadLettersPresent"]["expr"].endswith("> 0")
+    assert rules["DeadLettersPresent"]["for"] == "10m"
+    assert dlq in rules["DeadLetterQueueNearlyFull"]["expr"]
+    assert rules["DeadLetterQueueNearlyFull"]["expr"].endswith(f"> 0.8 * {DLQ_MAX_LENGTH}")
+    assert rules["DeadLetterQueueNearlyFull"]["labels"]["severity"] == "critical"
+    assert unrouted in rules["UnroutedMessages"]["expr"] and rules["UnroutedMessages"]["for"] == "30m"
+    assert rules["UnroutedNearlyFull"]["expr"].endswith(f"> 0.8 * {UNROUTED_MAX_LENGTH}")
+    assert unrouted in rules["UnroutedNearlyFull"]["expr"]
+    backlog = rules["OutboxBacklogOld"]["expr"]
+    assert "time() - cityline_outbox_oldest_pending_created_timestamp_seconds > 300" in backlog
+    assert "and cityline_outbox_oldest_pending_created_timestamp_seconds > 0" in backlog
+    for name, each in rules.items():
+        assert each["labels"]["severity"] in {"warning", "critical"}, name
+        assert {"summary", "description", "runbook"} <= set(each["annotations"]), name
+        assert "cityline-dlq" in each["annotations"]["runbook"], name
+        assert "{{ $labels." in each["annotations"]["summary"], name  # Prometheus' templating survives Helm's
+
+
+def test_alert_thresholds_are_values():
+    documents = render({"metrics": {"prometheusRule": {
+        "enabled": True, "nearlyFullRatio": 0.5, "deadLettersFor": "1h", "outboxBacklogSeconds": 60}}})
+    rules = _rules(documents)
+    assert rules["DeadLetterQueueNearlyFull"]["expr"].endswith(f"> 0.5 * {DLQ_MAX_LENGTH}")
+    assert rules["DeadLettersPresent"]["for"] == "1h"
+    assert "> 60" in rules["OutboxBacklogOld"]["expr"]
 
 
 def test_only_the_webhook_path_is_public(manifests_with_ingress):
@@ -217,6 +297,8 @@ def _values_with(path: str, value: Any) -> dict[str, Any]:
     (_values_with("components.dispatcher.pdb.minAvailable", 2), "pdb.minAvailable (2) must be below its replicas"),
     (_values_with("components.dispatcher.allowFrom", ["mallory"]), '"mallory" is neither a component'),
     ({"ingress": {"enabled": True}}, "ingress.enabled needs"),
+    (_values_with("metrics.prometheusRule.nearlyFullRatio", 2), "nearlyFullRatio"),
+    (_values_with("metrics.prometheusRule.deadLettersFor", "ten minutes"), "deadLettersFor"),
 ])
 def test_wrong_values_are_refused_with_a_reason(values, reason):
     with pytest.raises(helm.HelmError, match=re.escape(reason)):

@@ -62,6 +62,19 @@ OUTBOX_PUBLISHED = Counter(
     ["schema", "outcome"], namespace=NAMESPACE,
 )
 
+# Queue depths as the outbox relay last saw them (passive declares every ~30 s): above all the
+# dead-letter and unrouted queues, which drop their OLDEST message when full (drop-head), so their
+# depth must alert well before their bound. Only live processes count: a dead relay's last look
+# would otherwise linger in the multiprocess files.
+QUEUE_MESSAGES = Gauge(
+    "queue_messages", "Messages ready in a RabbitMQ queue, as last seen by the outbox relay.",
+    ["queue"], namespace=NAMESPACE, multiprocess_mode="livemax",
+)
+QUEUE_CONSUMERS = Gauge(
+    "queue_consumers", "Consumers attached to a RabbitMQ queue, as last seen by the outbox relay.",
+    ["queue"], namespace=NAMESPACE, multiprocess_mode="livemax",
+)
+
 # Consume outcomes pre-initialised per queue by the consumer so dashboards see zeros, not gaps.
 CONSUME_OUTCOMES = ("ack", "duplicate", "retry", "dead_letter")
 

@@ -100,6 +100,19 @@ def registered_queues() -> tuple[Queue, ...]:
     return all_queues()
 
 
+def inspection_queues(queues: tuple[Queue, ...] | None = None) -> tuple[str, ...]:
+    """The queues that only keep messages for people to look at (``cityline-dlq``): every exchange's
+    ``<name>.unrouted`` and every work queue's ``<name>.dlq`` (default: every registered service's).
+    Both are bounded with drop-head (:func:`_bounded`): when one is full its oldest message goes."""
+    queues = registered_queues() if queues is None else queues
+    return (*(each.unrouted for each in EXCHANGES if each.keeps_unrouted), *(each.dlq for each in queues))
+
+
+def is_inspection_queue(name: str) -> bool:
+    """Whether ``name`` is a dead-letter or unrouted queue by the topology's naming."""
+    return name.endswith((".dlq", ".unrouted"))
+
+
 def declare(channel: BlockingChannel, queues: tuple[Queue, ...] | None = None) -> None:
     """Idempotently declare exchanges, the unrouted and dead-letter queues, and ``queues``
     (default: every registered service's)."""
