@@ -27,7 +27,8 @@ TEST_KEYS = {
     "FIELD_ENCRYPTION_KEYS": (
         "test2:MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE,test1:MjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjI"
     ),
-    "BLIND_INDEX_KEY": "MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM",
+    # A keyring with a key id, so stored indexes are "idx1:<hex>" (a bare key would be "k0", bare hex).
+    "BLIND_INDEX_KEY": "idx1:MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM",
     "LINE_CHANNEL_SECRET": "8c570fa6dd201bb328f1c1eac23a96d8",
     "LINE_CHANNEL_ACCESS_TOKEN": "test-channel-access-token",
 }

@@ -4,6 +4,7 @@ Every hop is the real process as `make up` runs it (gunicorn apps, the consumer,
 """
 
 import json
+import time
 import uuid
 
 import pytest
@@ -59,7 +60,7 @@ def test_follow_reaches_segment_service_and_its_event_leaves_through_the_outbox(
     tap = resident_events
 
     user = "U" + uuid.uuid4().hex
-    follow = {"type": "follow", "mode": "active", "timestamp": 1764000000000, "webhookEventId": uuid.uuid4().hex,
+    follow = {"type": "follow", "mode": "active", "timestamp": int(time.time() * 1000), "webhookEventId": uuid.uuid4().hex,
               "deliveryContext": {"isRedelivery": False}, "replyToken": "r" * 32,
               "source": {"type": "user", "userId": user}, "follow": {"isUnblocked": False}}
     response = signed_post(f"{stack['ingress']}/callback", {"destination": "U" + "d" * 32, "events": [follow]})

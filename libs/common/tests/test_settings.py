@@ -54,3 +54,19 @@ def test_line_urls(monkeypatch):
     monkeypatch.setenv("LINE_API_BASE_URL", "api.line.me")
     with pytest.raises(ConfigError, match="LINE_API_BASE_URL: must be an http"):
         load_settings(LineSettings)
+
+
+def test_blind_index_key_is_a_keyring_and_a_bare_key_still_loads(monkeypatch):
+    from cityline_common.crypto import BlindIndex
+
+    monkeypatch.setenv("FIELD_ENCRYPTION_KEYS", "k1:" + "MTEx" * 10 + "MTE")
+    monkeypatch.setenv("BLIND_INDEX_KEY", "FIsmlGEj-RdmJdk7L6kY3bKi0R1v6U4otLJMTs_6YDI")  # .env.example's, bare
+    bare = load_settings(Both)
+    assert BlindIndex(bare.blind_index_key.get_secret_value()).key_ids == ("k0",)
+    monkeypatch.setenv("BLIND_INDEX_KEY", "i2:" + "MjIy" * 10 + "MjI," + "FIsmlGEj-RdmJdk7L6kY3bKi0R1v6U4otLJMTs_6YDI")
+    ring = load_settings(Both)
+    assert BlindIndex(ring.blind_index_key.get_secret_value()).key_ids == ("i2", "k0")
+    monkeypatch.setenv("BLIND_INDEX_KEY", "i2:c2hvcnQ")
+    with pytest.raises(ConfigError, match="BLIND_INDEX_KEY: key 'i2' must be 32 bytes") as error:
+        load_settings(Both)
+    assert "c2hvcnQ" not in str(error.value)

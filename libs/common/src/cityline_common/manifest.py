@@ -9,7 +9,8 @@ A service registers one :class:`ServiceManifest` under the ``cityline.services``
 * ``cityline-serve NAME`` runs a web process under gunicorn with the settings its manifest gives;
 * admin-ui's status page (システム状態) probes every process that has a label;
 * ``cityline-contracts asyncapi`` writes docs/asyncapi.yaml from the contracts manifests publish
-  and consume.
+  and consume;
+* ``cityline-keys`` reports and rotates the keys of every manifest's encrypted columns.
 
 The Procfile, the Helm chart's ``components``, ``.env.example`` and the container image are checked
 against the registry by tests/packaging, so adding a service means its own folder plus those lists.
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Literal
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 
 from cityline_common.amqp.topology import Binding, Queue
 from cityline_common.contracts import Contract
@@ -98,6 +99,32 @@ class Subscription:
 
 
 @dataclass(frozen=True)
+class EncryptedColumn:
+    """A column of the service's own tables holding field-encryption tokens (personal data).
+
+    Each token is bound to its row: sealed with :meth:`~cityline_common.crypto.FieldCipher.encrypt_for_row`
+    under ``context`` and the value of ``id_column``. When the column is looked up by equality, its
+    blind index lives in ``blind_index_column`` (``<kid>:<hex>``, computed for ``blind_index_purpose``).
+    ``cityline-keys`` reads these declarations to report and rotate keys without naming a service.
+    """
+
+    table: str
+    column: str  # the ciphertext column
+    context: str  # the column context, e.g. "segment.residents.line_user_id"
+    id_column: str = "id"
+    blind_index_column: str | None = None
+    blind_index_purpose: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.blind_index_column is None) != (self.blind_index_purpose is None):
+            raise ValueError(f"encrypted column {self.name}: a blind index needs both its column and its purpose")
+
+    @property
+    def name(self) -> str:
+        return f"{self.table}.{self.column}"
+
+
+@dataclass(frozen=True)
 class ServiceManifest:
     name: str
     schema: str
@@ -108,6 +135,25 @@ class ServiceManifest:
     subscriptions: tuple[Subscription, ...] = ()
     publishes: tuple[type[Contract], ...] = ()
     description: str = ""
+    # Personal data stored encrypted (read by ``cityline-keys status`` / ``rotate``).
+    encrypted_columns: tuple[EncryptedColumn, ...] = ()
+
+    def __post_init__(self) -> None:
+        for each in self.encrypted_columns:
+            self.encrypted_table(each)  # every declared table and column exists
+
+    def encrypted_table(self, column: EncryptedColumn) -> Table:
+        """The table holding ``column``, checked against the declaration."""
+        table = self.metadata.tables.get(f"{self.schema}.{column.table}")
+        if table is None:
+            raise ValueError(f"{self.name}: encrypted column {column.name}: no table {column.table!r} "
+                             f"in schema {self.schema!r}")
+        named = (column.id_column, column.column, column.blind_index_column)
+        missing = [name for name in named if name is not None and name not in table.c]
+        if missing:
+            raise ValueError(f"{self.name}: encrypted column {column.name}: table {column.table!r} has no "
+                             f"column {', '.join(repr(name) for name in missing)}")
+        return table
 
     def queues(self) -> tuple[Queue, ...]:
         return tuple(subscription.declaration() for subscription in self.subscriptions)

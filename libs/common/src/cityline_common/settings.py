@@ -113,7 +113,10 @@ class CryptoSettings(BaseSettings):
     field_encryption_keys: SecretStr = Field(
         description="Keyring 'kid:base64key,…'; the first key encrypts new values, all decrypt.",
     )
-    blind_index_key: SecretStr = Field(description="base64 256-bit key for HMAC blind indexes.")
+    blind_index_key: SecretStr = Field(
+        description="Keyring 'kid:base64key,…' of HMAC blind-index keys; the first indexes new rows, all are "
+                    "looked up. A bare base64 key (the form before keyrings) is key id 'k0'.",
+    )
 
     @field_validator("field_encryption_keys")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cityline_common.line_events import LineWebhookEvent
 from cityline_common.manifest import Process, ServiceManifest, Subscription
 
-from segment_service.adapters.orm import metadata, plumbing
+from segment_service.adapters.orm import LINE_USER_ID, metadata, plumbing
 from segment_service.contracts import ResidentFollowed, ResidentUnfollowed, TaxonomyPublished
 
 LINE_EVENTS_QUEUE = "segment.line-events"
@@ -29,4 +29,5 @@ MANIFEST = ServiceManifest(
                      routing_keys=("line.event.follow", "line.event.unfollow")),
     ),
     publishes=(ResidentFollowed, ResidentUnfollowed, TaxonomyPublished),
+    encrypted_columns=(LINE_USER_ID,),
 )

@@ -86,7 +86,8 @@ def test_follow_and_unfollow_update_residents_encrypted_with_outbox_events(servi
     assert len(stored) == 2
     for row in stored:  # the LINE user id is never stored in clear
         assert alice not in row.line_user_id_ct and bob not in row.line_user_id_ct
-        assert row.line_user_id_ct.startswith("v1:test2:")
+        assert row.line_user_id_ct.startswith("v2:test2:")  # row-bound, under the active key
+        assert row.line_user_id_bidx.startswith("idx1:")  # the index names its key
     assert [row.routing_key for row in outbox] == [
         "segment.resident.followed", "segment.resident.followed", "segment.resident.unfollowed"
     ]

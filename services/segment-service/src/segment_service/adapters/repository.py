@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import abc
 
-from cityline_common.crypto import BlindIndex, FieldCipher
+from cityline_common.crypto import BlindIndex, CryptoError, FieldCipher
+from cityline_common.keys import lock_blind_indexes
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from segment_service.adapters.orm import residents
+from segment_service.adapters.orm import LINE_USER_ID, residents
 from segment_service.domain.model import Resident, ResidentStatus
 
-LINE_USER_ID_CONTEXT = "segment.residents.line_user_id"
-LINE_USER_ID_INDEX = "line_user_id"
+LINE_USER_ID_CONTEXT = LINE_USER_ID.context  # bound with the resident id: row_context(context, id)
+LINE_USER_ID_INDEX = LINE_USER_ID.blind_index_purpose or ""
 
 
 class AbstractResidentRepository(abc.ABC):
@@ -34,6 +35,28 @@ class AbstractResidentRepository(abc.ABC):
 
 
 class SqlResidentRepository(AbstractResidentRepository):
+    """LINE user ids are stored sealed for their row (``encrypt_for_row`` with the resident id) and
+    found through their blind index.
+
+    **No duplicate resident, also while index keys rotate.** ``get_by_line_user_id`` is the only way
+    to a resident and always precedes :meth:`add` in the same transaction. It
+
+    1. takes a transaction-scoped advisory lock per index of the id under every key of the ring, in
+       one global order (``lock_blind_indexes``). Two transactions about the same id wait for each
+       other even before any row exists, also on pods whose rings differ while a new ring rolls out
+       (the rings share the old key, which stays listed until rotation is over) and whose inserts,
+       under different active keys, the unique constraint could not tell apart;
+    2. selects ``WHERE line_user_id_bidx IN (index under each key) FOR UPDATE``. A row the rotation
+       is re-indexing is locked by it; once it commits, PostgreSQL re-checks the row's new index
+       against the list, which holds the index under the new key too, so the row is found, not
+       missed. A first follow finds nothing and inserts under the active key while holding the locks
+       of step 1, so a concurrent writer waits and then finds that row.
+
+    The unique constraint stays the backstop: one row per stored index. ``cityline-keys rotate``
+    starts only once every pod runs the new ring: a pod still on the old ring would not look up the
+    re-indexed row's new index.
+    """
+
     def __init__(self, connection: Connection, cipher: FieldCipher, index: BlindIndex) -> None:
         super().__init__()
         self._connection = connection
@@ -42,16 +65,24 @@ class SqlResidentRepository(AbstractResidentRepository):
 
     def get_by_line_user_id(self, line_user_id: str) -> Resident | None:
         """Look up and lock the resident row for the rest of the transaction."""
+        candidates = self._index.candidates(LINE_USER_ID_INDEX, line_user_id)
+        lock_blind_indexes(self._connection, candidates)
         row = self._connection.execute(
             select(residents)
-            .where(residents.c.line_user_id_bidx == self._index.compute(LINE_USER_ID_INDEX, line_user_id))
+            .where(residents.c.line_user_id_bidx.in_(candidates))
+            .order_by(residents.c.created_at)
             .with_for_update()
         ).first()
         if row is None:
             return None
+        # Bound to this row: a token copied here from another resident's row raises CryptoError, so the
+        # consumer retries and finally dead-letters the event instead of acting on the wrong person.
+        stored = self._cipher.decrypt_for_row(row.line_user_id_ct, LINE_USER_ID_CONTEXT, row.id)
+        if stored != line_user_id:  # an index copied from another row
+            raise CryptoError(f"resident {row.id} does not hold the LINE user id its blind index names")
         resident = Resident(
             id=row.id,
-            line_user_id=self._cipher.decrypt(row.line_user_id_ct, LINE_USER_ID_CONTEXT),
+            line_user_id=stored,
             status=ResidentStatus(row.status),
             status_changed_at_ms=row.status_changed_at_ms,
         )
@@ -59,12 +90,12 @@ class SqlResidentRepository(AbstractResidentRepository):
         return resident
 
     def add(self, resident: Resident) -> None:
-        """Insert a new resident (the caller found none under the row lock of its transaction)."""
+        """Insert a new resident (the caller found none under the locks of its transaction)."""
         self._connection.execute(
             insert(residents)
             .values(
                 id=resident.id,
-                line_user_id_ct=self._cipher.encrypt(resident.line_user_id, LINE_USER_ID_CONTEXT),
+                line_user_id_ct=self._cipher.encrypt_for_row(resident.line_user_id, LINE_USER_ID_CONTEXT, resident.id),
                 line_user_id_bidx=self._index.compute(LINE_USER_ID_INDEX, resident.line_user_id),
                 status=resident.status.value,
                 status_changed_at_ms=resident.status_changed_at_ms,
