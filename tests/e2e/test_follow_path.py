@@ -60,8 +60,8 @@ def test_follow_reaches_segment_service_and_its_event_leaves_through_the_outbox(
     tap = resident_events
 
     user = "U" + uuid.uuid4().hex
-    follow = {"type": "follow", "mode": "active", "timestamp": int(time.time() * 1000), "webhookEventId": uuid.uuid4().hex,
-              "deliveryContext": {"isRedelivery": False}, "replyToken": "r" * 32,
+    follow = {"type": "follow", "mode": "active", "timestamp": int(time.time() * 1000),
+              "webhookEventId": uuid.uuid4().hex, "deliveryContext": {"isRedelivery": False}, "replyToken": "r" * 32,
               "source": {"type": "user", "userId": user}, "follow": {"isUnblocked": False}}
     response = signed_post(f"{stack['ingress']}/callback", {"destination": "U" + "d" * 32, "events": [follow]})
     assert response.status_code == 200
