@@ -57,10 +57,11 @@ migrate: install backing-services
 
 seed: migrate
 	@$(LOAD_ENV); $(BIN)/segment-service-taxonomy publish deploy/demo/itami-taxonomy.yaml
+	@$(LOAD_ENV); $(BIN)/admin-ui-users seed-demo
 
 up: seed
 	@$(LOAD_ENV); export PATH="$(CURDIR)/$(BIN):$$PATH"; \
-	echo; echo "  管理画面 (admin UI): http://127.0.0.1:$${ADMIN_UI_PORT:-8000}/"; \
+	echo; echo "  管理画面 (admin UI): http://127.0.0.1:$${ADMIN_UI_PORT:-8000}/signin  (demo accounts and TOTP secrets above)"; \
 	echo "  LINE emulator:      http://127.0.0.1:$${LINE_EMULATOR_PORT:-8090}/_emulator/stats"; \
 	echo "  Ctrl-C stops everything."; echo; \
 	exec $(BIN)/honcho start -f Procfile -e $(ENV_FILE)

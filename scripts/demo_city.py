@@ -11,12 +11,20 @@ import threading
 import time
 
 import requests
+from cityline_common.internal_auth import InternalTokenSigner
 
 EMULATOR = f"http://127.0.0.1:{os.environ.get('LINE_EMULATOR_PORT', '8090')}"
 INGRESS = f"http://127.0.0.1:{os.environ.get('INGRESS_WEBHOOK_PORT', '8001')}"
 SEGMENT = os.environ.get("SEGMENT_SERVICE_URL", "http://127.0.0.1:8002")
 ADMIN = f"http://127.0.0.1:{os.environ.get('ADMIN_UI_PORT', '8000')}/"
 FOLLOWERS = int(os.environ.get("DEMO_FOLLOWERS", "200"))
+
+
+def segment_headers() -> dict[str, str]:
+    """segment-service's internal API answers only signed callers: the demo signs as ``service:demo``
+    with the demo signing key of .env."""
+    signer = InternalTokenSigner.from_spec(os.environ["INTERNAL_TOKEN_SIGNING_KEY"], "demo")
+    return {"Authorization": f"Bearer {signer.as_service('segment', ttl_seconds=60)}"}
 
 
 def wait_for(url: str, seconds: float = 90) -> bool:
@@ -48,7 +56,8 @@ def main() -> None:
         requests.post(f"{EMULATOR}/_emulator/follow", json={"count": FOLLOWERS - friends, "perRequest": 10}, timeout=30)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not stop.is_set():
-        following = requests.get(f"{SEGMENT}/internal/residents/stats", timeout=5).json()["following"]
+        stats = requests.get(f"{SEGMENT}/internal/residents/stats", headers=segment_headers(), timeout=5)
+        following = stats.json()["following"]
         if following >= FOLLOWERS:
             break
         time.sleep(0.5)

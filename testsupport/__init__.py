@@ -14,6 +14,7 @@ import pika
 import pytest
 from cityline_common.amqp.topology import declare_with_url
 from cityline_common.crypto import FieldCipher
+from cityline_common.internal_auth import InternalTokenSigner, Role, RoleGrant, StaffClaims
 from cityline_common.line_events import LineWebhookEvent
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,15 @@ TEST_KEYS = {
     "BLIND_INDEX_KEY": "idx1:MzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzMzM",
     "LINE_CHANNEL_SECRET": "8c570fa6dd201bb328f1c1eac23a96d8",
     "LINE_CHANNEL_ACCESS_TOKEN": "test-channel-access-token",
+    # Internal API tokens (Ed25519; seeds of 32 repeated bytes): the services sign with test-it1 and
+    # verify against a ring that still lists test-it0, the key being rotated out.
+    "INTERNAL_TOKEN_SIGNING_KEY": "test-it1:NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ",
+    "INTERNAL_TOKEN_VERIFY_KEYS": (
+        "test-it1:6yzxO_euOl9hQWih-wknLTl3HsS4UjcngV5GbK-O4WM,test-it0:ptJFXqOldxq6n8sDeSQRTJL58yUEn2tCaec52QSLuGk"
+    ),
 }
+# The private half of test-it0, the older key of the test verify ring.
+RETIRING_TEST_SIGNING_KEY = "test-it0:NTU1NTU1NTU1NTU1NTU1NTU1NTU1NTU1NTU1NTU1NTU"
 
 
 def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):  # type: ignore[no-untyped-def]
@@ -118,3 +127,31 @@ def fixed_cipher() -> FieldCipher:
 def opened_line_event(body: bytes) -> dict[str, Any]:
     """The LINE event a ``line.events`` message carries sealed, as LINE sent it."""
     return LineWebhookEvent.parse(body).open(fixed_cipher()).event
+
+
+def internal_signer(issuer: str = "tests", key: str | None = None) -> InternalTokenSigner:
+    """A signer with the fixed test key (the one every service under test verifies)."""
+    return InternalTokenSigner.from_spec(key or TEST_KEYS["INTERNAL_TOKEN_SIGNING_KEY"], issuer)
+
+
+def internal_token(
+    audience: str,
+    roles: tuple[tuple[str | None, Role], ...] = (("総務課", "viewer"),),
+    *,
+    service: str | None = None,
+    staff_id: str = "staff-test-1",
+    ttl_seconds: int = 300,
+) -> str:
+    """A valid token for ``audience``: a staff member with ``roles`` ((department, role) pairs; the
+    department None for システム管理者, held in every department), or, with ``service``, that service
+    acting on its own behalf."""
+    if service is not None:
+        return internal_signer(service).as_service(audience, ttl_seconds=ttl_seconds)
+    staff = StaffClaims(staff_id, tuple(RoleGrant(department, role) for department, role in roles))
+    return internal_signer().for_staff(audience, staff, ttl_seconds=ttl_seconds)
+
+
+def internal_headers(audience: str, roles: tuple[tuple[str | None, Role], ...] = (("総務課", "viewer"),),
+                     **options: Any) -> dict[str, str]:
+    """``Authorization: Bearer …`` with :func:`internal_token`."""
+    return {"Authorization": f"Bearer {internal_token(audience, roles, **options)}"}

@@ -37,7 +37,9 @@ def postgres(action: str) -> None:
     argv = ["pg_ctlcluster", "--skip-systemctl-redirect", version, CLUSTER, action]
     if action == "stop":
         argv += ["-m", "fast"]
-    subprocess.run(argv, check=True, timeout=120, capture_output=True)
+    result = subprocess.run(argv, timeout=120, capture_output=True, text=True)
+    if result.returncode != 0 and "already running" not in result.stderr:
+        raise RuntimeError(f"pg_ctlcluster {action} failed: {result.stderr.strip()}")
 
 
 def follow(user: str) -> LineWebhookEvent:

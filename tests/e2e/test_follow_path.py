@@ -12,7 +12,7 @@ import requests
 from cityline_common.amqp.topology import CITY_EVENTS, declare_with_url
 from cityline_common.contracts import open_line_user_id
 
-from testsupport import TEST_KEYS, drain, fixed_cipher, sign_webhook, tap_queue, wait_until
+from testsupport import TEST_KEYS, drain, fixed_cipher, internal_headers, sign_webhook, tap_queue, wait_until
 from testsupport.processes import RunningProcess, free_port
 
 pytestmark = pytest.mark.e2e
@@ -78,7 +78,9 @@ def test_follow_reaches_segment_service_and_its_event_leaves_through_the_outbox(
     assert method.routing_key == "segment.resident.followed"
     assert properties.type == "segment.ResidentFollowed.v1"
     assert user not in _body.decode()  # the LINE user id travels sealed
-    assert requests.get(f"{stack['segment']}/internal/residents/stats", timeout=5).json()["following"] >= 1
+    stats = f"{stack['segment']}/internal/residents/stats"
+    assert requests.get(stats, timeout=5).status_code == 401  # internal APIs deny by default
+    assert requests.get(stats, headers=internal_headers("segment"), timeout=5).json()["following"] >= 1
     # The trace that started at the webhook request continues through the outbox hop.
     assert properties.headers.get("traceparent")
 

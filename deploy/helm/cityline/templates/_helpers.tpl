@@ -54,7 +54,7 @@ app.kubernetes.io/component: {{ kebabcase .component }}
 {{- end -}}
 
 {{- define "cityline.secretName" -}}
-{{- required "existingSecret is required: a Secret with DATABASE_URL, AMQP_URL, LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN, FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY" .Values.existingSecret -}}
+{{- required "existingSecret is required: a Secret with DATABASE_URL, AMQP_URL, LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN, FIELD_ENCRYPTION_KEYS, BLIND_INDEX_KEY, INTERNAL_TOKEN_SIGNING_KEY and INTERNAL_TOKEN_VERIFY_KEYS" .Values.existingSecret -}}
 {{- end -}}
 
 {{/* Settings from the ConfigMap and secrets from the existing Secret, for every container. */}}

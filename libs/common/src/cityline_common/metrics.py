@@ -61,6 +61,12 @@ OUTBOX_PUBLISHED = Counter(
     "outbox_publish_attempts_total", "Outbox rows the relay tried to publish, by outcome.",
     ["schema", "outcome"], namespace=NAMESPACE,
 )
+# Internal API requests refused: 401 by reason (a fixed set of short phrases, never token data),
+# "forbidden" for a verified caller without the role a view requires (403).
+INTERNAL_AUTH_REFUSALS = Counter(
+    "internal_auth_refusals_total", "Requests to /internal/ refused, by service and reason.",
+    ["service", "reason"], namespace=NAMESPACE,
+)
 
 # Queue depths as the outbox relay last saw them (passive declares every ~30 s): above all the
 # dead-letter and unrouted queues, which drop their OLDEST message when full (drop-head), so their

@@ -7,10 +7,13 @@ with one clear line per problem that names the environment variable, never a sta
 from __future__ import annotations
 
 import sys
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from cityline_common.internal_auth import InternalTokenSigner, InternalTokenVerifier
 
 
 class ConfigError(Exception):
@@ -161,3 +164,61 @@ class LineSettings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s):// URL")
         return value.rstrip("/")
+
+
+class InternalAuthSettings(BaseSettings):
+    """Keys of the signed tokens internal APIs require (``cityline_common.internal_auth``). Mix into
+    the settings of every service that serves ``/internal/`` routes or calls another's.
+
+    The verify ring is required: a process of such a service does not start without it, so no
+    instance ever serves its internal API unguarded (and an app built without a verifier refuses
+    every ``/internal/`` request anyway). The signing key is only for processes that call others."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    internal_token_verify_keys: str = Field(
+        description="Ring 'kid:base64url(Ed25519 public key),…' the internal API tokens are verified against; "
+                    "every key of the ring is accepted (rotation: add the new key, switch signers, drop the old).",
+    )
+    internal_token_signing_key: SecretStr | None = Field(
+        default=None,
+        description="'kid:base64url(32-byte Ed25519 private seed)' this process signs internal API tokens with; "
+                    "only for processes that call other services.",
+    )
+
+    @field_validator("internal_token_verify_keys")
+    @classmethod
+    def _valid_verify_ring(cls, value: str) -> str:
+        from cityline_common.internal_auth import parse_verify_keys
+
+        parse_verify_keys(value)  # InternalKeyError is a ValueError: one line naming the key id
+        return value.strip()
+
+    @field_validator("internal_token_signing_key")
+    @classmethod
+    def _valid_signing_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        from cityline_common.internal_auth import parse_signing_key, parse_verify_keys, public_key_text
+
+        if value is None:
+            return None
+        key_id, private = parse_signing_key(value.get_secret_value())
+        ring = info.data.get("internal_token_verify_keys")
+        listed = parse_verify_keys(ring).get(key_id) if ring else None
+        if listed is not None and public_key_text(listed) != public_key_text(private):
+            raise ValueError(f"key {key_id!r} is not the private half of the key "
+                             "INTERNAL_TOKEN_VERIFY_KEYS lists under that id")
+        return value
+
+    def internal_token_verifier(self, audience: str) -> InternalTokenVerifier:
+        """The verifier of a service's internal API: ``audience`` is its manifest name."""
+        from cityline_common.internal_auth import InternalTokenVerifier
+
+        return InternalTokenVerifier.from_spec(self.internal_token_verify_keys, audience)
+
+    def internal_token_signer(self, issuer: str) -> InternalTokenSigner | None:
+        """The signer of a calling process (``issuer``: its service's manifest name), None without a key."""
+        from cityline_common.internal_auth import InternalTokenSigner
+
+        if self.internal_token_signing_key is None:
+            return None
+        return InternalTokenSigner.from_spec(self.internal_token_signing_key.get_secret_value(), issuer)

@@ -11,6 +11,11 @@ Access logs: one JSON line per request on the ``cityline.access`` logger with th
 method, route template, status, duration and user agent. Never the path's values, the query
 string, a header's token or a body: the route template is what is logged.
 
+Internal APIs deny by default: every request under ``/internal/`` must carry a bearer token that
+the app's ``internal_verifier`` accepts for this service's audience, else 401 before any view runs;
+an app created without a verifier refuses them all (see :mod:`cityline_common.internal_auth`).
+Services declare who may call each internal view with ``@requires(...)``.
+
 Services build their own routes on the app returned by :func:`create_base_app`; entrypoints stay
 thin and call the service layer.
 """
@@ -32,6 +37,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from cityline_common.internal_auth import InternalTokenVerifier, install_internal_guard
 from cityline_common.logging import configure_logging
 from cityline_common.metrics import HTTP_DURATION, HTTP_REQUESTS, render_latest
 from cityline_common.settings import CommonSettings, load_settings_or_exit
@@ -79,11 +85,17 @@ def create_base_app(
     import_name: str | None = None,
     informational_checks: Mapping[str, ReadinessCheck] | None = None,
     trusted_proxies: int | None = None,
+    *,
+    internal_verifier: InternalTokenVerifier | None = None,
 ) -> Flask:
     """``import_name`` is the service package, so Flask finds its templates and static files.
 
     ``readiness_checks`` must all pass for /readyz to answer 200; ``informational_checks`` are
     reported but do not take the instance out of service (a dependency it can work without).
+
+    ``internal_verifier`` checks the bearer token of every request under ``/internal/`` (audience:
+    the service's manifest name); without one, every such request is answered 401. The verified
+    caller is :func:`cityline_common.internal_auth.current_caller` (``flask.g.caller``).
     """
     app = Flask(import_name or __name__)
     proxies = trusted_proxies_from_env() if trusted_proxies is None else trusted_proxies
@@ -120,6 +132,8 @@ def create_base_app(
         g.request_started = time.perf_counter()
         given = request.headers.get("X-Request-Id", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+    install_internal_guard(app, service, internal_verifier)
 
     @app.after_request
     def _record(response: Response) -> Response:

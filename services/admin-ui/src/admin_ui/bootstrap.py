@@ -5,17 +5,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
+from cityline_common.crypto import FieldCipher
 from cityline_common.db import make_engine
 from cityline_common.manifest import all_processes
 from cityline_common.messagebus import MessageBus
 from sqlalchemy import Engine
 
 from admin_ui.adapters.internal_api import AbstractInternalApi, HttpInternalApi
+from admin_ui.adapters.passwords import Argon2PasswordHasher
 from admin_ui.config import Settings
+from admin_ui.domain.security import PasswordHasher
 from admin_ui.domain.status import StatusTarget
-from admin_ui.service_layer.handlers import handlers
+from admin_ui.service_layer.handlers import handlers, utc_now
 from admin_ui.service_layer.unit_of_work import AbstractAdminUnitOfWork, SqlAdminUnitOfWork
 
 
@@ -24,6 +28,7 @@ class AdminUi:
     settings: Settings
     engine: Engine
     bus: MessageBus[AbstractAdminUnitOfWork]
+    hasher: PasswordHasher | None = None
 
 
 def status_targets() -> list[StatusTarget]:
@@ -41,8 +46,16 @@ def bootstrap(
     engine: Engine | None = None,
     internal: AbstractInternalApi | None = None,
     uow_factory: Callable[[], AbstractAdminUnitOfWork] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> AdminUi:
+    """``uow_factory`` replaces PostgreSQL (in-memory stories); ``clock`` lets tests move time."""
     engine = engine or make_engine(settings.database_url)
-    internal = internal or HttpInternalApi(settings.segment_service_url, settings.internal_api_timeout_seconds)
-    bus = MessageBus(uow_factory or partial(SqlAdminUnitOfWork, engine), handlers(internal, status_targets()))
-    return AdminUi(settings=settings, engine=engine, bus=bus)
+    internal = internal or HttpInternalApi(settings.segment_service_url, settings.internal_api_timeout_seconds,
+                                           settings.token_signer())
+    cipher = FieldCipher.from_spec(settings.field_encryption_keys.get_secret_value())
+    hasher = Argon2PasswordHasher(settings.admin_ui_argon2_time_cost, settings.admin_ui_argon2_memory_kib)
+    bus = MessageBus(
+        uow_factory or partial(SqlAdminUnitOfWork, engine, cipher),
+        handlers(internal, status_targets(), hasher=hasher, clock=clock or utc_now),
+    )
+    return AdminUi(settings=settings, engine=engine, bus=bus, hasher=hasher)

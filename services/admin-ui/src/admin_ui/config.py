@@ -1,9 +1,40 @@
 from __future__ import annotations
 
-from cityline_common.settings import CommonSettings
-from pydantic import Field
+import hashlib
+import hmac
+
+from cityline_common.crypto import Keyring
+from cityline_common.internal_auth import InternalTokenSigner
+from cityline_common.settings import CommonSettings, CryptoSettings, InternalAuthSettings
+from pydantic import Field, SecretStr
+
+ISSUER = "admin"  # admin-ui's manifest name: the ``iss`` of the internal API tokens it signs
 
 
-class Settings(CommonSettings):
+class Settings(CommonSettings, CryptoSettings, InternalAuthSettings):
     segment_service_url: str = Field(default="http://127.0.0.1:8002")
     internal_api_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    # admin-ui calls the other services' internal APIs on behalf of its signed-in staff: it needs
+    # a signing key (optional for other processes, required here).
+    internal_token_signing_key: SecretStr = Field(
+        description="'kid:base64url(32-byte Ed25519 private seed)' admin-ui signs internal API tokens with.",
+    )
+
+    # --- staff access (docs/architecture.md, "Staff access (admin-ui)") ---
+    # Cookies are Secure and __Host- prefixed; only the local demo on http://127.0.0.1 turns this off.
+    admin_ui_cookie_secure: bool = Field(default=True)
+    # Signs the small cookie that carries the CSRF secret (Flask's session; sign-in lives in PostgreSQL).
+    # Unset: derived from the active FIELD_ENCRYPTION_KEYS key (HMAC, own purpose label).
+    admin_ui_secret_key: SecretStr | None = Field(default=None)
+    # argon2id cost: about 50 ms per hash on the reference machine (adapters/passwords.py).
+    admin_ui_argon2_time_cost: int = Field(default=2, ge=1, le=10)
+    admin_ui_argon2_memory_kib: int = Field(default=24_576, ge=8_192, le=1_048_576)
+
+    def flask_secret_key(self) -> bytes:
+        if self.admin_ui_secret_key is not None:
+            return self.admin_ui_secret_key.get_secret_value().encode()
+        keyring = Keyring.parse(self.field_encryption_keys.get_secret_value())
+        return hmac.new(keyring.key(keyring.active_id), b"admin-ui flask session (csrf)", hashlib.sha256).digest()
+
+    def token_signer(self) -> InternalTokenSigner:
+        return InternalTokenSigner.from_spec(self.internal_token_signing_key.get_secret_value(), ISSUER)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from cityline_common.manifest import Process, ServiceManifest
 
-from admin_ui.adapters.orm import metadata, plumbing
+from admin_ui.adapters import audit as _audit_tables  # noqa: F401  (defines admin.audit_log on metadata)
+from admin_ui.adapters.orm import TOTP_SECRET, metadata, plumbing
 
 MANIFEST = ServiceManifest(
     name="admin",
@@ -13,6 +14,7 @@ MANIFEST = ServiceManifest(
     plumbing=plumbing,
     migrations="admin_ui:migrations",
     description="The staff console (管理画面): accounts, roles, approvals, audit log.",
+    encrypted_columns=(TOTP_SECRET,),
     processes=(
         Process("admin-ui", "web", port=8000, label="管理画面", app="admin_ui.entrypoints.flask_app:create_app()"),
     ),

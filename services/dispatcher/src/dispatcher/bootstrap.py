@@ -1,4 +1,4 @@
-"""Wires dispatcher: settings → engine, unit of work, message bus."""
+"""Wires dispatcher: settings → engine, internal API verifier, unit of work, message bus."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from functools import partial
 
 from cityline_common.db import make_engine
+from cityline_common.internal_auth import InternalTokenVerifier
 from cityline_common.messagebus import MessageBus
 from sqlalchemy import Engine
 
 from dispatcher.config import Settings
+from dispatcher.manifest import MANIFEST
 from dispatcher.service_layer.handlers import handlers
 from dispatcher.service_layer.unit_of_work import AbstractDispatcherUnitOfWork, SqlDispatcherUnitOfWork
 
@@ -20,6 +22,7 @@ class DispatcherService:
     settings: Settings
     engine: Engine
     bus: MessageBus[AbstractDispatcherUnitOfWork]
+    verifier: InternalTokenVerifier  # its internal API's tokens (audience: its manifest name)
 
 
 def bootstrap(
@@ -29,4 +32,5 @@ def bootstrap(
 ) -> DispatcherService:
     engine = engine or make_engine(settings.database_url)
     bus = MessageBus(uow_factory or partial(SqlDispatcherUnitOfWork, engine), handlers())
-    return DispatcherService(settings=settings, engine=engine, bus=bus)
+    verifier = settings.internal_token_verifier(MANIFEST.name)
+    return DispatcherService(settings=settings, engine=engine, bus=bus, verifier=verifier)

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from cityline_common.settings import CommonSettings
+from cityline_common.settings import CommonSettings, InternalAuthSettings
 
 
-class Settings(CommonSettings):
-    """richmenu-service's own settings join here with its feature issue."""
+class Settings(CommonSettings, InternalAuthSettings):
+    """richmenu-service's own settings join here with its feature issue;
+    the keys of its internal API's tokens are here already."""

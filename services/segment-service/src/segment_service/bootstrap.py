@@ -1,4 +1,4 @@
-"""Wires segment-service: settings → engine, keys, unit of work, message bus."""
+"""Wires segment-service: settings → engine, keys, internal API verifier, unit of work, message bus."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from functools import partial
 from cityline_common.contracts import seal_line_user_id
 from cityline_common.crypto import BlindIndex, FieldCipher
 from cityline_common.db import make_engine
+from cityline_common.internal_auth import InternalTokenVerifier
 from cityline_common.messagebus import MessageBus
 from sqlalchemy import Engine
 
 from segment_service.config import Settings
+from segment_service.manifest import MANIFEST
 from segment_service.service_layer.handlers import handlers
 from segment_service.service_layer.unit_of_work import AbstractSegmentUnitOfWork, SqlSegmentUnitOfWork
 
@@ -23,6 +25,7 @@ class SegmentService:
     engine: Engine
     bus: MessageBus[AbstractSegmentUnitOfWork]
     cipher: FieldCipher
+    verifier: InternalTokenVerifier  # tokens for the audience "segment" (its manifest name)
 
 
 def bootstrap(
@@ -36,4 +39,5 @@ def bootstrap(
     index = BlindIndex(settings.blind_index_key.get_secret_value())
     factory = uow_factory or partial(SqlSegmentUnitOfWork, engine, cipher, index)
     bus = MessageBus(factory, handlers(partial(seal_line_user_id, cipher)))
-    return SegmentService(settings=settings, engine=engine, bus=bus, cipher=cipher)
+    verifier = settings.internal_token_verifier(MANIFEST.name)
+    return SegmentService(settings=settings, engine=engine, bus=bus, cipher=cipher, verifier=verifier)

@@ -17,7 +17,7 @@ from segment_service.entrypoints.consumer import build_consumer
 from segment_service.entrypoints.flask_app import create_app
 from sqlalchemy import select
 
-from testsupport import drain, fixed_cipher, wait_until
+from testsupport import drain, fixed_cipher, internal_headers, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -103,21 +103,27 @@ def _counts(service):
     return service.bus.query(resident_counts)
 
 
+ADMIN = internal_headers("segment", ((None, "admin"),))  # システム管理者 publishes the taxonomy
+VIEWER = internal_headers("segment", (("総務課", "viewer"),))
+
+
 def test_taxonomy_api_versions_and_validates(service):
     client = create_app(service).test_client()
     document = {"municipality": {"code": "282073", "name": "伊丹市"},
                 "categories": [{"key": f"c{uuid.uuid4().hex[:6]}", "label": "防災"}]}
-    created = client.post("/internal/taxonomy", json=document)
+    created = client.post("/internal/taxonomy", json=document, headers=ADMIN)
     assert created.status_code == 201
-    again = client.post("/internal/taxonomy", json=document)
+    again = client.post("/internal/taxonomy", json=document, headers=ADMIN)
     assert again.status_code == 200 and again.json["version"] == created.json["version"]
-    current = client.get("/internal/taxonomy").json
+    current = client.get("/internal/taxonomy", headers=VIEWER).json
     assert current["version"] == created.json["version"]
     assert current["taxonomy"]["categories"] == document["categories"]
-    bad = client.post("/internal/taxonomy", json={"municipality": {"code": "1"}})
+    bad = client.post("/internal/taxonomy", json={"municipality": {"code": "1"}}, headers=ADMIN)
     assert bad.status_code == 400 and "municipality.code" in bad.json["reason"]
-    assert client.post("/internal/taxonomy", data="nope", content_type="text/plain").status_code == 400
-    assert client.get("/internal/taxonomy").json["version"] == created.json["version"]
+    assert client.post("/internal/taxonomy", data="nope", content_type="text/plain", headers=ADMIN).status_code == 400
+    assert client.post("/internal/taxonomy", json=document, headers=VIEWER).status_code == 403
+    assert client.post("/internal/taxonomy", json=document).status_code == 401
+    assert client.get("/internal/taxonomy", headers=VIEWER).json["version"] == created.json["version"]
 
 
 def test_health_readiness_and_metrics(service):
@@ -125,6 +131,6 @@ def test_health_readiness_and_metrics(service):
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json["checks"] == {"database": "ok", "broker": "ok"}
-    client.get("/internal/residents/stats")
+    assert client.get("/internal/residents/stats", headers=VIEWER).status_code == 200
     metrics = client.get("/metrics").data.decode()
     assert 'cityline_http_requests_total{code="200",method="GET",route="/internal/residents/stats"' in metrics

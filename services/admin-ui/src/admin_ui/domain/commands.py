@@ -2,13 +2,158 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
+from cityline_common.internal_auth import StaffClaims
 from cityline_common.messagebus import Command
 
+from admin_ui.domain.permissions import Grant
+from admin_ui.domain.results import (
+    Authenticated,
+    CreatedStaff,
+    EnrolmentResult,
+    SecondFactorResult,
+    SignInResult,
+    TotpEnrolment,
+)
 from admin_ui.domain.status import SystemStatus
 
 
 @dataclass(frozen=True)
 class ShowSystemStatus(Command[SystemStatus]):
-    """システム状態: every process's readiness and the number of friends."""
+    """システム状態: every process's readiness and the number of friends — the latter asked of
+    segment-service on behalf of ``staff`` (the signed-in member); without one it is not asked."""
+
+    staff: StaffClaims | None = None
+
+
+# --- signing in -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignIn(Command[SignInResult]):
+    """The password step: on success a new session (awaiting the second factor or its set-up)."""
+
+    login_id: str
+    password: str = field(repr=False)
+    address: str
+    user_agent: str
+
+
+@dataclass(frozen=True)
+class VerifySecondFactor(Command[SecondFactorResult]):
+    """A TOTP code or a recovery code for a session that passed the password step; rotates it."""
+
+    token: str = field(repr=False)
+    code: str = field(repr=False)
+    address: str
+
+
+@dataclass(frozen=True)
+class StartTotpEnrolment(Command[TotpEnrolment]):
+    """二要素認証の設定: the secret to scan (the same one until confirmed)."""
+
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ConfirmTotpEnrolment(Command[EnrolmentResult]):
+    """The first code from the app: the factor is on, recovery codes are issued, the session rotates."""
+
+    token: str = field(repr=False)
+    code: str = field(repr=False)
+    address: str
+
+
+@dataclass(frozen=True)
+class Authenticate(Command[Authenticated | None]):
+    """Who holds this cookie's token, if anyone: ends expired sessions, notes the last activity."""
+
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SignOut(Command[None]):
+    token: str = field(repr=False)
+    address: str
+
+
+@dataclass(frozen=True)
+class EndSession(Command[bool]):
+    """ログイン中の端末: end one of one's own other sessions."""
+
+    staff_id: uuid.UUID
+    session_id: uuid.UUID
+    address: str
+
+
+@dataclass(frozen=True)
+class ChangePassword(Command[list[str]]):
+    """Answers why the change was refused (empty: changed); the other sessions end."""
+
+    staff_id: uuid.UUID
+    current_password: str = field(repr=False)
+    new_password: str = field(repr=False)
+    keep_session_id: uuid.UUID | None
+    address: str
+
+
+# --- accounts (システム管理者; ``actor_id`` None: the admin-ui-users CLI) -----------------------------
+
+
+@dataclass(frozen=True)
+class CreateDepartment(Command[None]):
+    actor_id: uuid.UUID | None
+    code: str
+    name: str
+    address: str = "cli"
+
+
+@dataclass(frozen=True)
+class CreateStaff(Command[CreatedStaff]):
+    """A new account; without ``password`` a temporary one is made, to be changed at first sign-in.
+    ``totp_secret``: only for demo seeding and the CLI's first administrator."""
+
+    actor_id: uuid.UUID | None
+    login_id: str
+    display_name: str
+    grants: frozenset[Grant]
+    password: str | None = field(default=None, repr=False)
+    totp_secret: str | None = field(default=None, repr=False)
+    address: str = "cli"
+
+
+@dataclass(frozen=True)
+class ChangeGrants(Command[None]):
+    actor_id: uuid.UUID | None
+    staff_id: uuid.UUID
+    grants: frozenset[Grant]
+    address: str = "cli"
+
+
+@dataclass(frozen=True)
+class SetStaffDisabled(Command[None]):
+    actor_id: uuid.UUID | None
+    staff_id: uuid.UUID
+    disabled: bool
+    address: str = "cli"
+
+
+@dataclass(frozen=True)
+class ResetPassword(Command[str]):
+    """Answers the temporary password (shown once); ends the member's sessions."""
+
+    actor_id: uuid.UUID | None
+    staff_id: uuid.UUID
+    address: str = "cli"
+    password: str | None = field(default=None, repr=False)  # the CLI may set one
+
+
+@dataclass(frozen=True)
+class ResetTwoFactor(Command[None]):
+    """Removes the second factor and recovery codes; the member sets one up at next sign-in."""
+
+    actor_id: uuid.UUID | None
+    staff_id: uuid.UUID
+    address: str = "cli"

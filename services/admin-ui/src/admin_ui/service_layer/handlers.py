@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from cityline_common.messagebus import Handlers
 
 from admin_ui.adapters.internal_api import AbstractInternalApi
+from admin_ui.domain import commands as c
 from admin_ui.domain.commands import ShowSystemStatus
+from admin_ui.domain.security import PasswordHasher
+from admin_ui.domain.sessions import SessionPolicy
 from admin_ui.domain.status import StatusTarget, SystemStatus
+from admin_ui.service_layer import accounts
+from admin_ui.service_layer.accounts import AccessConfig
 from admin_ui.service_layer.unit_of_work import AbstractAdminUnitOfWork
 
 
@@ -16,10 +22,43 @@ def show_system_status(
     internal: AbstractInternalApi, targets: list[StatusTarget]
 ) -> Callable[[ShowSystemStatus, AbstractAdminUnitOfWork], SystemStatus]:
     def handler(command: ShowSystemStatus, uow: AbstractAdminUnitOfWork) -> SystemStatus:
-        return SystemStatus(services=internal.readiness(targets), residents=internal.resident_counts())
+        residents = internal.resident_counts(command.staff) if command.staff is not None else None
+        return SystemStatus(services=internal.readiness(targets), residents=residents)
 
     return handler
 
 
-def handlers(internal: AbstractInternalApi, targets: list[StatusTarget]) -> Handlers[AbstractAdminUnitOfWork]:
-    return Handlers[AbstractAdminUnitOfWork]().command(ShowSystemStatus, show_system_status(internal, targets))
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def handlers(
+    internal: AbstractInternalApi,
+    targets: list[StatusTarget],
+    hasher: PasswordHasher | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    sessions: SessionPolicy | None = None,
+) -> Handlers[AbstractAdminUnitOfWork]:
+    if hasher is None:
+        from admin_ui.adapters.passwords import Argon2PasswordHasher
+
+        hasher = Argon2PasswordHasher()
+    config = AccessConfig(hasher, clock, sessions or SessionPolicy())
+    return (
+        Handlers[AbstractAdminUnitOfWork]()
+        .command(ShowSystemStatus, show_system_status(internal, targets))
+        .command(c.SignIn, accounts.sign_in(config))
+        .command(c.VerifySecondFactor, accounts.verify_second_factor(config))
+        .command(c.StartTotpEnrolment, accounts.start_totp_enrolment(config))
+        .command(c.ConfirmTotpEnrolment, accounts.confirm_totp_enrolment(config))
+        .command(c.Authenticate, accounts.authenticate(config))
+        .command(c.SignOut, accounts.sign_out(config))
+        .command(c.EndSession, accounts.end_session(config))
+        .command(c.ChangePassword, accounts.change_password(config))
+        .command(c.CreateDepartment, accounts.create_department(config))
+        .command(c.CreateStaff, accounts.create_staff(config))
+        .command(c.ChangeGrants, accounts.change_grants(config))
+        .command(c.SetStaffDisabled, accounts.set_staff_disabled(config))
+        .command(c.ResetPassword, accounts.reset_password(config))
+        .command(c.ResetTwoFactor, accounts.reset_two_factor(config))
+    )

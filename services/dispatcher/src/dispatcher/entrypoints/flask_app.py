@@ -14,4 +14,6 @@ from dispatcher.manifest import MANIFEST
 def create_app(service: DispatcherService | None = None) -> Flask:
     service = service or bootstrap_from_environment("dispatcher", Settings, bootstrap)
     readiness = standard_readiness(service.engine, MANIFEST.schema, service.settings.amqp_url)
-    return create_base_app("dispatcher", readiness)
+    # No /internal routes yet; the guard is there already: each one will need a token for this
+    # service's audience, and a view declares who may call it with @requires(...).
+    return create_base_app("dispatcher", readiness, internal_verifier=service.verifier)

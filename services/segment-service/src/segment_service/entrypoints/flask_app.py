@@ -1,8 +1,16 @@
-"""HTTP entrypoint: health, readiness, metrics and segment-service's internal API."""
+"""HTTP entrypoint: health, readiness, metrics and segment-service's internal API.
+
+The internal API answers only callers with a token for the audience ``segment`` (checked by the
+platform's guard before any view runs); each view then says who may call it: reading needs any
+staff role or a service identity, publishing the 受信設定 taxonomy needs システム管理者 (admin).
+"""
 
 from __future__ import annotations
 
+import logging
+
 from cityline_common.health import standard_readiness
+from cityline_common.internal_auth import ANY_STAFF, SERVICE_IDENTITY, current_caller, requires, requires_role
 from cityline_common.web import bad_request, bootstrap_from_environment, create_base_app
 from flask import Flask, Response, jsonify, request
 
@@ -13,18 +21,25 @@ from segment_service.domain.taxonomy import InvalidTaxonomy
 from segment_service.manifest import MANIFEST
 from segment_service.service_layer import views
 
+log = logging.getLogger(__name__)
+
+READERS = ANY_STAFF | SERVICE_IDENTITY
+
 
 def create_app(service: SegmentService | None = None) -> Flask:
     service = service or bootstrap_from_environment("segment-service", Settings, bootstrap)
     app = create_base_app(
-        "segment-service", standard_readiness(service.engine, MANIFEST.schema, service.settings.amqp_url)
+        "segment-service", standard_readiness(service.engine, MANIFEST.schema, service.settings.amqp_url),
+        internal_verifier=service.verifier,
     )
 
     @app.get("/internal/residents/stats")
+    @requires(READERS)
     def resident_stats() -> Response:
         return jsonify(service.bus.query(views.resident_counts))
 
     @app.get("/internal/taxonomy")
+    @requires(READERS)
     def get_taxonomy() -> tuple[Response, int]:
         current = service.bus.query(views.current_taxonomy)
         if current is None:
@@ -32,6 +47,7 @@ def create_app(service: SegmentService | None = None) -> Flask:
         return jsonify(current), 200
 
     @app.post("/internal/taxonomy")
+    @requires_role("admin")
     def post_taxonomy() -> tuple[Response, int]:
         document = request.get_json(silent=True)
         if document is None:
@@ -40,6 +56,9 @@ def create_app(service: SegmentService | None = None) -> Flask:
             version, created = service.bus.handle(PublishTaxonomy(document))
         except InvalidTaxonomy as exc:
             return bad_request(str(exc))
+        caller = current_caller()
+        log.info("taxonomy published" if created else "taxonomy unchanged",
+                 extra={"version": version, "caller": caller.subject, "issuer": caller.issuer})
         return jsonify(version=version, created=created), 201 if created else 200
 
     return app

@@ -1,0 +1,374 @@
+"""Staff access through the Flask test client against PostgreSQL: deny by default, roles and
+departments, CSRF, cookies, session rotation, open redirects, security headers."""
+
+import contextlib
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from admin_ui.adapters.internal_api import AbstractInternalApi
+from admin_ui.bootstrap import bootstrap
+from admin_ui.config import Settings
+from admin_ui.domain.accounts import AccountError
+from admin_ui.domain.commands import CreateDepartment, CreateStaff
+from admin_ui.domain.permissions import Grant, Role
+from admin_ui.domain.security import totp_code
+from admin_ui.entrypoints.access import UndeclaredRoute, access_of, check_routes, public, safe_next
+from admin_ui.entrypoints.flask_app import create_app
+from cityline_common.settings import load_settings
+
+pytestmark = pytest.mark.integration
+
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+PASSWORD = "kusunoki-no-shita-de-2026"
+BASE = "https://admin.example.jp"
+
+
+class Platform(AbstractInternalApi):
+    def readiness(self, targets):
+        return []
+
+    def resident_counts(self, staff):
+        return {"following": 1234, "blocked": 56}
+
+
+class Clock:
+    """Real time, moved on 30 s at each sign-in so each TOTP code is fresh (codes work once)."""
+
+    def __init__(self):
+        self.offset = timedelta()
+
+    def __call__(self):
+        return datetime.now(UTC) + self.offset
+
+
+@pytest.fixture(scope="module")
+def suffix():
+    return uuid.uuid4().hex[:6]
+
+
+@pytest.fixture(scope="module")
+def clock():
+    return Clock()  # one for the module: its accounts' last accepted codes outlive each test
+
+
+@pytest.fixture
+def console(service_env, monkeypatch, suffix, clock):
+    monkeypatch.setenv("ADMIN_UI_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("ADMIN_UI_ARGON2_MEMORY_KIB", "8192")
+    monkeypatch.setenv("ADMIN_UI_COOKIE_SECURE", "true")
+    service = bootstrap(load_settings(Settings), internal=Platform(), clock=clock)
+    for code, name in (("bousai", "防災危機管理課"), ("kosodate", "子育て支援課"), ("kouhou", "広報課")):
+        with contextlib.suppress(AccountError):  # another test of this session made it
+            service.bus.handle(CreateDepartment(None, code, name))
+    people = {
+        "admin": frozenset({Grant(Role.ADMIN)}),
+        "approver": frozenset({Grant(Role.APPROVER, "bousai")}),
+        "author": frozenset({Grant(Role.AUTHOR, "kosodate")}),
+        "viewer": frozenset({Grant(Role.VIEWER, "kouhou")}),
+    }
+    logins = {}
+    for role, grants in people.items():
+        login = f"{role}-{suffix}"
+        with contextlib.suppress(AccountError):
+            service.bus.handle(CreateStaff(None, login, f"{role} さん", grants, password=PASSWORD, totp_secret=SECRET))
+        logins[role] = login
+    app = create_app(service)
+    return app, service, clock, logins
+
+
+def csrf_of(html):
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def client_for(app):
+    return app.test_client()
+
+
+def post(client, path, data=None, page="/signin", **kwargs):
+    """A form post as a browser sends it: the CSRF token from a page, the Referer of this site."""
+    token = csrf_of(client.get(page, base_url=BASE).get_data(as_text=True))
+    return client.post(path, data={"csrf_token": token, **(data or {})}, base_url=BASE,
+                       headers={"Referer": f"{BASE}{page}"}, **kwargs)
+
+
+def sign_in(app, clock, login, next_page=None):
+    client = client_for(app)
+    clock.offset += timedelta(seconds=30)
+    data = {"login_id": login, "password": PASSWORD}
+    if next_page:
+        data["next"] = next_page
+    first = post(client, "/signin", data)
+    assert first.status_code == 302 and "/signin/code" in first.headers["Location"], first.get_data(as_text=True)
+    code = {"code": totp_code(SECRET, clock()), **({"next": next_page} if next_page else {})}
+    second = post(client, "/signin/code", code, page="/signin/code")
+    assert second.status_code == 302, second.get_data(as_text=True)
+    return client, second
+
+
+def session_cookie(client):
+    cookie = client.get_cookie("__Host-cityline-admin", domain="admin.example.jp")
+    return cookie.value if cookie else None
+
+
+# --- deny by default ----------------------------------------------------------------------------------
+
+
+def sample_url(rule):
+    values = {}
+    for arg in rule.arguments:
+        values[arg] = str(uuid.uuid4()) if arg.endswith("_id") else "kosodate"
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: values[m.group(1)], rule.rule)
+
+
+def routes(app):
+    for rule in app.url_map.iter_rules():
+        access = access_of(app, rule.endpoint)
+        method = "GET" if "GET" in rule.methods else sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
+        yield rule, access, method, sample_url(rule)
+
+
+def test_every_route_declares_its_permission_and_an_undeclared_one_stops_the_app(console):
+    app, *_ = console
+    check_routes(app)  # create_app ran it too
+    public_endpoints = {rule.endpoint for rule, access, *_rest in routes(app) if access.public}
+    assert public_endpoints == {"healthz", "readyz", "metrics", "static", "sign_in", "second_factor",
+                                "setup_second_factor", "choose_language"}
+
+    @app.get("/forgotten")
+    def forgotten():
+        return "anyone"
+
+    with pytest.raises(UndeclaredRoute, match="forgotten"):
+        check_routes(app)
+    public(forgotten)
+    check_routes(app)
+
+
+def test_anonymous_pages_go_to_sign_in_and_anonymous_apis_get_401(console):
+    app, *_ = console
+    client = client_for(app)
+    for _rule, access, method, url in routes(app):
+        if access.public:
+            continue
+        response = client.open(url, method=method, base_url=BASE)
+        if url.startswith("/api/"):
+            assert response.status_code == 401, url
+            assert response.is_json
+        else:
+            assert response.status_code == 302, (url, response.status_code)
+            assert response.headers["Location"].startswith("/signin"), url
+    json_client = client.get("/status", base_url=BASE, headers={"Accept": "application/json"})
+    assert json_client.status_code == 401
+
+
+EXPECTED = {
+    # endpoint → roles that reach it (the department page is asked for kosodate)
+    "dashboard": {"admin", "approver", "author", "viewer"},
+    "system_status": {"admin", "approver", "author", "viewer"},
+    "change_password": {"admin", "approver", "author", "viewer"},
+    "my_sessions": {"admin", "approver", "author", "viewer"},
+    "api_me": {"admin", "approver", "author", "viewer"},
+    "department": {"admin", "author"},  # kosodate: the author's department only
+    "staff_list": {"admin"},
+    "staff_new": {"admin"},
+    "departments": {"admin"},
+    "audit.search_page": {"admin"},
+}
+
+
+def test_each_role_reaches_exactly_its_pages(console):
+    app, _service, clock, logins = console
+    for role, login in logins.items():
+        client, _ = sign_in(app, clock, login)
+        for rule, access, method, url in routes(app):
+            if access.public or method != "GET" or rule.endpoint not in EXPECTED:
+                continue
+            response = client.get(url, base_url=BASE)
+            reached = response.status_code == 200
+            assert reached == (role in EXPECTED[rule.endpoint]), (role, url, response.status_code)
+            if not reached:
+                assert response.status_code == 403
+    assert set(EXPECTED) >= {rule.endpoint for rule, access, method, _ in routes(app)
+                             if not access.public and method == "GET" and "<uuid" not in rule.rule
+                             and not rule.endpoint.startswith("audit.export")}
+
+
+def test_other_departments_are_refused_reads_and_the_admin_pages_refuse_writes(console):
+    app, _service, clock, logins = console
+    author, _ = sign_in(app, clock, logins["author"])
+    assert author.get("/departments/kosodate", base_url=BASE).status_code == 200
+    assert author.get("/departments/bousai", base_url=BASE).status_code == 403
+    assert author.get("/departments/kouhou", base_url=BASE).status_code == 403
+    refused = post(author, "/admin/staff/new", {"login_id": "sneaky", "display_name": "x", "grant": "admin:"},
+                   page="/")
+    assert refused.status_code == 403
+    assert author.get("/api/me", base_url=BASE).get_json()["roles"] == ["author@kosodate"]
+
+
+# --- CSRF, cookies, rotation, sign-out ------------------------------------------------------------------
+
+
+def test_a_post_without_a_csrf_token_is_refused(console):
+    app, _service, clock, logins = console
+    client, _ = sign_in(app, clock, logins["viewer"])
+    response = client.post("/signout", base_url=BASE, headers={"Referer": f"{BASE}/"})
+    assert response.status_code == 400
+    assert client.get("/", base_url=BASE).status_code == 200  # still signed in
+    anonymous = client_for(app).post("/signin", data={"login_id": logins["viewer"], "password": PASSWORD},
+                                     base_url=BASE, headers={"Referer": f"{BASE}/signin"})
+    assert anonymous.status_code == 400
+
+
+def test_cookies_are_host_prefixed_secure_httponly_and_samesite(console):
+    app, _service, _clock, logins = console
+    client = client_for(app)
+    form = client.get("/signin", base_url=BASE)
+    csrf_cookie = next(c for c in form.headers.getlist("Set-Cookie") if c.startswith("__Host-cityline-csrf="))
+    for flag in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
+        assert flag in csrf_cookie
+    response = post(client, "/signin", {"login_id": logins["viewer"], "password": PASSWORD})
+    cookies = response.headers.getlist("Set-Cookie")
+    auth = next(c for c in cookies if c.startswith("__Host-cityline-admin="))
+    for flag in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
+        assert flag in auth
+    assert "Domain" not in auth and "Expires" not in auth  # a browser-session cookie, host-only
+
+
+def test_the_session_token_rotates_at_each_step_and_dies_at_sign_out(console):
+    app, _service, clock, logins = console
+    client = client_for(app)
+    clock.offset += timedelta(seconds=30)
+    post(client, "/signin", {"login_id": logins["viewer"], "password": PASSWORD})
+    after_password = session_cookie(client)
+    post(client, "/signin/code", {"code": totp_code(SECRET, clock())}, page="/signin/code")
+    signed_in = session_cookie(client)
+    assert after_password and signed_in and after_password != signed_in
+    assert client.get("/", base_url=BASE).status_code == 200
+
+    stale = client_for(app)  # someone holding the pre-second-factor token gets nothing
+    stale.set_cookie("__Host-cityline-admin", after_password, domain="admin.example.jp", secure=True)
+    assert stale.get("/", base_url=BASE).status_code == 302
+
+    thief = client_for(app)
+    thief.set_cookie("__Host-cityline-admin", signed_in, domain="admin.example.jp", secure=True)
+    assert thief.get("/", base_url=BASE).status_code == 200
+    assert post(client, "/signout", page="/").status_code == 302
+    assert session_cookie(client) is None
+    assert thief.get("/", base_url=BASE).status_code == 302  # the token is dead server-side
+
+
+def test_a_member_ends_their_other_session(console):
+    app, _service, clock, logins = console
+    phone, _ = sign_in(app, clock, logins["approver"])
+    desk, _ = sign_in(app, clock, logins["approver"])
+    page = desk.get("/account/sessions", base_url=BASE).get_data(as_text=True)
+    others = re.findall(r"/account/sessions/([0-9a-f-]{36})/end", page)
+    assert others  # the phone among them (earlier tests' sessions of this account too)
+    for other in others:
+        assert post(desk, f"/account/sessions/{other}/end", page="/account/sessions").status_code == 302
+    assert phone.get("/", base_url=BASE).status_code == 302
+    assert desk.get("/", base_url=BASE).status_code == 200
+
+
+def test_wrong_passwords_lock_the_account(console):
+    app, service, _clock, _logins = console
+    login = f"lockme-{uuid.uuid4().hex[:6]}"
+    service.bus.handle(CreateStaff(None, login, "錠 太郎", frozenset({Grant(Role.VIEWER, "kouhou")}),
+                                   password=PASSWORD, totp_secret=SECRET))
+    client = client_for(app)
+    statuses = [post(client, "/signin", {"login_id": login, "password": "wrong password!"}).status_code
+                for _ in range(5)]
+    assert statuses == [401, 401, 401, 401, 429]
+    locked = post(client, "/signin", {"login_id": login, "password": PASSWORD})
+    assert locked.status_code == 429 and "秒後" in locked.get_data(as_text=True)
+
+
+# --- next, headers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("evil", ["//evil.example", "https://evil.example/", "/\\evil.example", "\\\\evil.example",
+                                  "http:/evil", "/%0d%0aSet-Cookie:x=1", "javascript:alert(1)", "/\t/evil.example"])
+def test_next_only_ever_leads_to_a_path_on_this_site(console, evil):
+    app, _service, clock, logins = console
+    assert safe_next(evil) in (None, "/%0d%0aSet-Cookie:x=1")  # percent-encoded text is just a path
+    _, response = sign_in(app, clock, logins["viewer"], next_page=evil)
+    location = response.headers["Location"]
+    assert location.startswith("/") and not location.startswith("//") and "\\" not in location
+    assert "evil.example" not in location.split("?")[0] or location.startswith("/%")
+
+
+def test_next_brings_the_member_back_to_the_page_asked_for(console):
+    app, _service, clock, logins = console
+    anonymous = client_for(app).get("/status", base_url=BASE)
+    assert anonymous.headers["Location"] == "/signin?next=/status"
+    _, response = sign_in(app, clock, logins["viewer"], next_page="/status")
+    assert response.headers["Location"] == "/status"
+
+
+def test_security_headers_on_every_page(console):
+    app, _service, clock, logins = console
+    client, _ = sign_in(app, clock, logins["admin"])
+    for path in ("/", "/status", "/signin", "/admin/staff", "/account/sessions"):
+        response = client.get(path, base_url=BASE)
+        csp = response.headers["Content-Security-Policy"]
+        assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+        assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert response.headers["Cache-Control"] == "no-store"
+        html = response.get_data(as_text=True)
+        assert "<style" not in html and "style=" not in html and "<script" not in html
+    plain = client_for(app).get("/signin")  # over http: no HSTS
+    assert "Strict-Transport-Security" not in plain.headers
+
+
+def test_pages_in_japanese_with_english_available(console):
+    app, _service, clock, logins = console
+    client, _ = sign_in(app, clock, logins["viewer"])
+    page = client.get("/", base_url=BASE).get_data(as_text=True)
+    assert '<html lang="ja">' in page and "ダッシュボード" in page and "1,234" in page
+    post(client, "/language", {"lang": "en", "next": "/"}, page="/")
+    english = client.get("/", base_url=BASE).get_data(as_text=True)
+    assert '<html lang="en">' in english and "Dashboard" in english and "Sign out" in english
+
+
+def test_the_status_page_is_behind_sign_in(console):
+    app, _service, clock, logins = console
+    assert client_for(app).get("/status", base_url=BASE).status_code == 302
+    client, _ = sign_in(app, clock, logins["viewer"])
+    page = client.get("/status", base_url=BASE).get_data(as_text=True)
+    assert "システム状態" in page and "友だち登録中" in page
+
+
+def test_an_administrator_creates_an_account_who_then_changes_the_password_and_sets_up_totp(console):
+    app, _service, clock, logins = console
+    admin, _ = sign_in(app, clock, logins["admin"])
+    login = f"newbie-{uuid.uuid4().hex[:6]}"
+    created = post(admin, "/admin/staff/new", {"login_id": login, "display_name": "新人 さん",
+                                              "grant": ["author:kosodate", "viewer:bousai"]}, page="/admin/staff/new")
+    assert created.status_code == 200
+    temporary = re.findall(r'<code class="secret">([^<]+)</code>', created.get_data(as_text=True))[1]
+
+    newbie = client_for(app)
+    first = post(newbie, "/signin", {"login_id": login, "password": temporary})
+    assert first.headers["Location"].startswith("/signin/setup")
+    setup = newbie.get("/signin/setup", base_url=BASE).get_data(as_text=True)
+    assert "<svg" in setup and "oathtool --totp -b" in setup
+    secret = re.search(r'<code class="secret" id="secret">([A-Z2-7]+)</code>', setup).group(1)
+    done = post(newbie, "/signin/setup", {"code": totp_code(secret, clock())}, page="/signin/setup")
+    codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", done.get_data(as_text=True))
+    assert len(codes) == 10
+    assert newbie.get("/", base_url=BASE).headers["Location"] == "/account/password"  # temporary password
+    changed = post(newbie, "/account/password", {"current_password": temporary, "new_password": "itami2026",
+                                                 "new_password_again": "itami2026"}, page="/account/password")
+    assert changed.status_code == 400  # a common password
+    changed = post(newbie, "/account/password", {"current_password": temporary,
+                                                 "new_password": "mikan no hana saku oka",
+                                                 "new_password_again": "mikan no hana saku oka"},
+                   page="/account/password")
+    assert changed.status_code == 200
+    assert newbie.get("/", base_url=BASE).status_code == 200
