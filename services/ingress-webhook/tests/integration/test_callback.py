@@ -1,10 +1,10 @@
 """POST /callback against the real broker and database."""
 
 import io
-import subprocess
-import time
 import json
+import subprocess
 import threading
+import time
 import uuid
 
 import pytest
