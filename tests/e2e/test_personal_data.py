@@ -87,7 +87,7 @@ def test_no_line_user_id_or_resident_text_is_stored_in_clear(migrated_database_u
         # A follow segment-service cannot take (no valid user id): dead-lettered with its reason.
         post(f"http://127.0.0.1:{live}", event("follow", "U-not-an-id-" + words[1]))
         relay.start()
-        dead = wait_until(lambda: drain(amqp_url, "segment.line-events.dlq", timeout=0.3), timeout=30,
+        dead = wait_until(lambda: drain(amqp_url, "segment.line-events.dlq", timeout=0.3), timeout=120,
                           message="the poison follow dead-lettered")
         assert "valid source.userId" in dead[0][1].headers["x-error"]
 
@@ -102,7 +102,7 @@ def test_no_line_user_id_or_resident_text_is_stored_in_clear(migrated_database_u
                     "SELECT count(*) FROM segment.outbox WHERE published_at IS NOT NULL")).scalar_one()
             return spooled >= 4 and spool_left == 0 and residents >= 3 and events >= 4
 
-        wait_until(settled, timeout=60, message="spool drained, three residents recorded and announced")
+        wait_until(settled, timeout=120, message="spool drained, three residents recorded and announced")
         engine.dispose()
         time.sleep(1)  # let the relay mark its last batch
     finally:
