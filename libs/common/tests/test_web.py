@@ -65,3 +65,52 @@ def test_without_trusted_proxies_a_forged_forwarded_for_is_ignored_and_a_bad_req
     [record] = [r for r in caplog.records if r.name == "cityline.access"]
     assert record.client == "192.0.2.10"
     assert record.request_id == response.headers["X-Request-Id"] != "bad id; drop"
+
+
+def recorded_spans():
+    """Spans finished from here on, whatever provider the process set up first (an SDK one: the
+    app factory installs it)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))  # type: ignore[attr-defined]
+    return exporter
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+
+
+def test_each_request_is_a_server_span_continuing_the_callers_trace_and_current_in_the_view():
+    from opentelemetry import trace
+
+    app = create_base_app("web-test", {}, trusted_proxies=0)
+    seen: dict[str, object] = {}
+
+    @app.post("/items/<int:number>")
+    def item(number: int) -> Response:
+        seen["span"] = trace.get_current_span()
+        return Response("ok")
+
+    @app.get("/broken")
+    def broken() -> Response:
+        raise RuntimeError("boom")
+
+    exporter = recorded_spans()
+    client = app.test_client()
+    headers = {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"}  # sampled upstream: recorded here too
+    assert client.post("/items/7", headers=headers).status_code == 200
+    assert client.get("/broken", headers=headers).status_code == 500
+    client.get("/healthz", headers=headers)
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert set(spans) == {"POST /items/<int:number>", "GET /broken"}  # health checks make no spans
+    span = spans["POST /items/<int:number>"]
+    assert span.kind == trace.SpanKind.SERVER
+    assert format(span.context.trace_id, "032x") == TRACE_ID and format(span.parent.span_id, "016x") == PARENT_ID
+    assert span.attributes["http.route"] == "/items/<int:number>"  # the template, never the values
+    assert span.attributes["http.response.status_code"] == 200
+    assert seen["span"].get_span_context().span_id == span.context.span_id  # type: ignore[attr-defined]
+    assert spans["GET /broken"].status.status_code == trace.StatusCode.ERROR
+    assert trace.get_current_span() is trace.INVALID_SPAN  # nothing leaks past the request

@@ -11,6 +11,13 @@ Access logs: one JSON line per request on the ``cityline.access`` logger with th
 method, route template, status, duration and user agent. Never the path's values, the query
 string, a header's token or a body: the route template is what is logged.
 
+Traces: one server span per request (``METHOD route``, W3C trace context continued from the
+caller's ``traceparent``), started before the first ``before_request`` hook and ended at teardown.
+It is a few lines here rather than opentelemetry-instrumentation-flask, which cost ingress-webhook
+a fifth of its CPU per webhook (docs/benchmarks.md): it builds the full semantic-convention
+attribute set and its own metrics for every request, sampled or not; ours sets the attributes only
+on spans that are recorded, and the RED metrics are already ours.
+
 Internal APIs deny by default: every request under ``/internal/`` must carry a bearer token that
 the app's ``internal_verifier`` accepts for this service's audience, else 401 before any view runs;
 an app created without a verifier refuses them all (see :mod:`cityline_common.internal_auth`).
@@ -33,6 +40,8 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from flask import Flask, Response, g, jsonify, request
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -52,6 +61,7 @@ _UNINSTRUMENTED = frozenset({"/healthz", "/readyz", "/metrics"})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 access_log = logging.getLogger("cityline.access")
+_tracer = trace.get_tracer(__name__)
 
 
 def method_label(method: str) -> str:
@@ -59,7 +69,8 @@ def method_label(method: str) -> str:
 
 
 def trusted_proxies_from_env() -> int:
-    """How many proxies in front are trusted to append to X-Forwarded-For (0: use the peer address)."""
+    """How many proxies in front are trusted to append to X-Forwarded-For and X-Forwarded-Proto (0: use
+    the peer's address and the connection's own scheme)."""
     raw = os.environ.get("TRUSTED_PROXIES", "0")
     if not raw.isdigit() or int(raw) > 5:
         raise ValueError(f"TRUSTED_PROXIES must be a whole number from 0 to 5, not {raw[:20]!r}")
@@ -100,7 +111,10 @@ def create_base_app(
     app = Flask(import_name or __name__)
     proxies = trusted_proxies_from_env() if trusted_proxies is None else trusted_proxies
     if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
+        # The same trusted proxies say whether the client spoke TLS to them (X-Forwarded-Proto), so
+        # ``request.is_secure`` is true behind a TLS-terminating ingress (admin-ui's HSTS and CSRF
+        # Referer check); with no trusted proxy the header is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
@@ -132,6 +146,8 @@ def create_base_app(
         g.request_started = time.perf_counter()
         given = request.headers.get("X-Request-Id", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        if request.path not in _UNINSTRUMENTED:
+            _start_server_span()
 
     install_internal_guard(app, service, internal_verifier)
 
@@ -142,6 +158,7 @@ def create_base_app(
         route = request.url_rule.rule if request.url_rule else "unmatched"
         method = method_label(request.method)
         duration = time.perf_counter() - g.get("request_started", time.perf_counter())
+        _record_status_on_span(response.status_code)
         HTTP_REQUESTS.labels(service, method, route, str(response.status_code)).inc()
         HTTP_DURATION.labels(service, method, route).observe(duration)
         request_id = g.get("request_id") or uuid.uuid4().hex
@@ -163,15 +180,23 @@ def create_base_app(
         log.exception("unhandled error", extra={"path": request.path})
         return jsonify(error="Internal Server Error", reason="unexpected error; see server logs"), 500
 
+    app.teardown_request(_end_server_span)
     # Apps are created inside gunicorn workers (no preload), so the export thread is fork-safe here.
     setup_tracing(service)
-    try:
-        from opentelemetry.instrumentation.flask import FlaskInstrumentor
-
-        FlaskInstrumentor().instrument_app(app, excluded_urls="healthz,readyz,metrics")  # type: ignore[no-untyped-call]
-    except Exception:  # instrumentation is an aid, never a reason not to serve
-        log.warning("flask instrumentation unavailable", exc_info=True)
     return app
+
+
+def _start_server_span() -> None:
+    """The request's server span, current until teardown; continues the caller's trace if any."""
+    route = request.url_rule.rule if request.url_rule else "unmatched"
+    method = method_label(request.method)
+    parent = propagate.extract(request.headers)
+    span = _tracer.start_span(f"{method} {route}", context=parent, kind=trace.SpanKind.SERVER)
+    if span.is_recording():
+        span.set_attributes({"http.request.method": method, "http.route": route, "url.scheme": request.scheme,
+                             "request.id": g.request_id})
+    g.span = span
+    g.span_context_token = otel_context.attach(trace.set_span_in_context(span, parent))
 
 
 def bind_host() -> str:
@@ -206,3 +231,22 @@ def serve_worker_endpoints(
 def bad_request(reason: str, status: int = 400) -> tuple[Response, int]:
     """The one shape of a client error: a reason a person can act on."""
     return jsonify(error="Bad Request" if status == 400 else "Client Error", reason=reason), status
+
+
+def _record_status_on_span(status: int) -> None:
+    span = g.get("span")
+    if span is not None and span.is_recording():
+        span.set_attribute("http.response.status_code", status)
+        if status >= 500:
+            span.set_status(trace.StatusCode.ERROR)
+
+
+def _end_server_span(error: BaseException | None) -> None:
+    span = g.pop("span", None)
+    if span is None:
+        return
+    if error is not None and span.is_recording():
+        span.record_exception(error)
+        span.set_status(trace.StatusCode.ERROR, type(error).__name__)
+    span.end()
+    otel_context.detach(g.pop("span_context_token"))

@@ -6,6 +6,7 @@ import subprocess
 import threading
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from cityline_common.amqp import ConfirmingPublisher
@@ -47,8 +48,7 @@ def make_service(**env_overrides):
 def service(service_env):
     service = make_service()
     yield service
-    service.publisher.close()
-    service.engine.dispose()
+    service.close()
 
 
 @pytest.fixture
@@ -61,8 +61,9 @@ def webhook(*events):
 
 
 def event(kind, **extra):
-    return {"type": kind, "mode": "active", "timestamp": 1700000000000, "webhookEventId": uuid.uuid4().hex[:26],
-            "deliveryContext": {"isRedelivery": False}, "source": {"type": "user", "userId": "U" + "2" * 32},
+    return {"type": kind, "mode": "active", "timestamp": int(time.time() * 1000),
+            "webhookEventId": uuid.uuid4().hex[:26], "deliveryContext": {"isRedelivery": False},
+            "source": {"type": "user", "userId": "U" + "2" * 32},
             **extra}
 
 
@@ -135,6 +136,49 @@ def test_signed_garbage_is_400_with_a_reason(client, tap, amqp_url):
     assert drain(amqp_url, tap, timeout=0.3) == []
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [(b'{"destination": "U1", "events": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}", "nested deeper"),
+     (b'{"destination": "U1", "events": [], "n": ' + b"1" * 4301 + b"}", "number too long")],
+)
+def test_signed_bodies_that_break_pythons_json_parser_are_400_not_500(client, tap, amqp_url, body, reason):
+    response = post(client, body)
+    assert response.status_code == 400 and reason in response.json["reason"]
+    assert drain(amqp_url, tap, timeout=0.3) == []
+
+
+def _sample(client, name):
+    for line in client.get("/metrics").data.decode().splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_replays_older_than_the_window_are_refused_and_the_rest_is_taken(client, service, tap, amqp_url):
+    window = timedelta(hours=service.settings.dedupe_window_hours)
+    stale = event("follow", timestamp=int((time.time() - (window + timedelta(minutes=1)).total_seconds()) * 1000))
+    fresh = event("unfollow")
+    refused_before = _sample(client, "cityline_webhook_events_too_old_total")
+
+    assert post(client, webhook(stale, fresh)).status_code == 200  # LINE must not retry
+    assert post(client, webhook(stale)).status_code == 200  # a request of nothing but replays, too
+
+    assert [p.message_id for _, p, _ in drain(amqp_url, tap)] == [fresh["webhookEventId"]]
+    assert _sample(client, "cityline_webhook_events_too_old_total") == refused_before + 2
+    with service.engine.connect() as connection:
+        claimed = set(connection.execute(select(webhook_events_seen.c.webhook_event_id).where(
+            webhook_events_seen.c.webhook_event_id.in_([stale["webhookEventId"], fresh["webhookEventId"]]))).scalars())
+    assert claimed == {fresh["webhookEventId"]}  # the replay is not even claimed
+
+
+def test_signed_event_without_a_timestamp_is_400_with_the_reason(client, tap, amqp_url):
+    undated = event("follow")
+    del undated["timestamp"]
+    response = post(client, webhook(undated))
+    assert response.status_code == 400 and "timestamp" in response.json["reason"]
+    assert drain(amqp_url, tap, timeout=0.3) == []
+
+
 def test_oversized_body_is_413_even_when_chunked(client, tap, amqp_url):
     body = webhook(event("message", padding="x" * 2_000_000))
     assert post(client, body).status_code == 413
@@ -162,15 +206,13 @@ def test_broker_down_without_spool_is_503_and_the_redelivery_is_taken_later(serv
         assert post(client, body).status_code == 503
         assert client.get("/readyz").status_code == 503
     finally:
-        down.publisher.close()
-        down.engine.dispose()
+        down.close()
     up = make_service()
     try:
         # The failed attempt did not keep its claim: LINE's redelivery goes through.
         assert post(create_app(up).test_client(), body).status_code == 200
     finally:
-        up.publisher.close()
-        up.engine.dispose()
+        up.close()
     assert len(drain(amqp_url, tap)) == 1
 
 
@@ -187,16 +229,14 @@ def test_broker_down_with_spool_is_200_and_the_relay_delivers_later(service_env,
                                          .where(plumbing.outbox.c.published_at.is_(None))).scalar_one()
         assert spooled == 2
     finally:
-        down.publisher.close()
-        down.engine.dispose()
+        down.close()
     assert drain(amqp_url, tap, timeout=0.3) == []
     up = make_service()
     try:
         while OutboxRelay(up.engine, plumbing, up.publisher).run_once():
             pass
     finally:
-        up.publisher.close()
-        up.engine.dispose()
+        up.close()
     got = drain(amqp_url, tap)
     assert [p.message_id for _, p, _ in got] == [e["webhookEventId"] for e in events]
     assert [opened_line_event(b) for _, _, b in got] == events
@@ -211,7 +251,7 @@ def test_database_down_still_publishes(service_env, tap, amqp_url):
         ready = client.get("/readyz")  # it still takes webhooks, so it stays in service
         assert ready.status_code == 200 and ready.json["checks"]["database"].startswith("unavailable")
     finally:
-        no_db.publisher.close()
+        no_db.close()
     assert len(drain(amqp_url, tap)) == 1
 
 
@@ -225,7 +265,7 @@ def test_broker_and_database_down_is_503_and_not_ready(service_env, tap, amqp_ur
         assert {name: state.split(":")[0] for name, state in ready.json["checks"].items()} == {
             "accepting": "unavailable", "database": "unavailable", "broker": "unavailable"}
     finally:
-        nothing.publisher.close()
+        nothing.close()
     assert drain(amqp_url, tap, timeout=0.3) == []
 
 

@@ -16,7 +16,7 @@ def test_line_documented_test_vector():
 
 
 def event(kind="follow", event_id="01J0000000000000000000000A", **extra):
-    return {"type": kind, "mode": "active", "timestamp": 1, "webhookEventId": event_id,
+    return {"type": kind, "mode": "active", "timestamp": 1795000000000, "webhookEventId": event_id,
             "deliveryContext": {"isRedelivery": False}, "source": {"type": "user", "userId": "U" + "1" * 32},
             **extra}
 
@@ -55,8 +55,38 @@ def test_standby_and_redelivery_are_marked():
      b'{"destination": "U", "events": [1]}', b'{"destination": "U", "events": [{"type": "follow"}]}',
      b'{"destination": "U", "events": [{"type": "a.b", "webhookEventId": "x"}]}', b"\xff\xfe",
      b'{"destination": "U", "events": [{"type": "message", "webhookEventId": "x", "t": "\\u0000"}]}',
-     b'{"destination": "U", "events": [{"type": "message", "webhookEventId": "x", "t": "\\ud800"}]}'],
+     b'{"destination": "U", "events": [{"type": "message", "webhookEventId": "x", "t": "\\ud800"}]}',
+     b'{"destination": "U", "events": [{"type": "follow", "webhookEventId": "x"}]}',  # no timestamp
+     b'{"destination": "U", "events": [{"type": "follow", "webhookEventId": "x", "timestamp": "1"}]}',
+     b'{"destination": "U", "events": [{"type": "follow", "webhookEventId": "x", "timestamp": 1.5}]}'],
 )
 def test_malformed_bodies_are_rejected_with_a_reason(body):
     with pytest.raises(InvalidWebhook):
         parse_webhook(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        # Python's JSON parser recurses once per level and raises RecursionError, not a JSONDecodeError.
+        (b"[" * 100_000 + b"]" * 100_000, "nested deeper than 64 levels"),
+        (b'{"destination": "U", "events": [{"deep": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]}",
+         "nested deeper than 64 levels"),
+        # Parsed, but deeper than any LINE event: refused before anything walks it recursively.
+        (b'{"destination": "U", "events": [{"deep": ' + b"[" * 80 + b"]" * 80 + b"}]}",
+         "nested deeper than 64 levels"),
+        # CPython refuses int() of more than 4,300 digits with a ValueError (CVE-2020-10735).
+        (b'{"destination": "U", "events": [], "n": ' + b"9" * 4301 + b"}", "number too long"),
+        (b'{"destination": "U", "events": [{"type": "follow", "webhookEventId": "x", "timestamp": '
+         + b"1" * 5000 + b"}]}", "number too long"),
+    ],
+)
+def test_bodies_python_cannot_parse_are_rejected_with_a_reason(body, reason):
+    with pytest.raises(InvalidWebhook, match=reason):
+        parse_webhook(body)
+
+
+def test_the_depth_limit_leaves_room_for_every_line_event():
+    nested = {"a": [{"b": [{"c": [1]}]}]}  # deeper than any event LINE documents
+    [envelope] = parse_webhook(json.dumps({"destination": "U", "events": [event(extra=nested)]}).encode())
+    assert envelope.event["extra"] == nested and envelope.timestamp_ms == 1795000000000

@@ -117,13 +117,27 @@ class ConfirmingPublisher:
             future.set_exception(BrokerUnavailable(f"connection closing: {exc}"))
         return future
 
+    def publish_many(self, messages: Sequence[OutboundMessage]) -> list[Future[None]]:
+        """Like :meth:`publish` for each message, in order, but handed to the I/O thread in one go
+        (one wake-up of its loop for the whole batch, not one per message)."""
+        futures: list[Future[None]] = [Future() for _ in messages]
+        connection = self._connection
+        if not self._ready.is_set() or connection is None:
+            self._fail_now(messages, futures, "not connected to the broker")
+            return futures
+        try:
+            connection.ioloop.add_callback_threadsafe(lambda: self._do_publish_many(messages, futures))
+        except Exception as exc:  # the loop is closing under us
+            self._fail_now(messages, futures, f"connection closing: {exc}")
+        return futures
+
     def publish_all(self, messages: Sequence[OutboundMessage], timeout: float) -> list[PublishError | None]:
         """Publish a batch; return, in order, ``None`` for each confirmed message or its error.
 
         ``timeout`` bounds the whole batch, not each message: a broker that withholds confirms costs
         the caller ``timeout`` once, however many messages it sent (LINE's 2-second budget, the
         relay's row locks)."""
-        return await_confirms([self.publish(message) for message in messages], timeout)
+        return await_confirms(self.publish_many(messages), timeout)
 
     def publish_and_wait(self, message: OutboundMessage, timeout: float = 5.0) -> None:
         (error,) = self.publish_all([message], timeout)
@@ -199,6 +213,16 @@ class ConfirmingPublisher:
     def _close_connection(self) -> None:
         if self._connection is not None and self._connection.is_open:
             self._connection.close()
+
+    @staticmethod
+    def _fail_now(messages: Sequence[OutboundMessage], futures: list[Future[None]], why: str) -> None:
+        for message, future in zip(messages, futures, strict=True):
+            MESSAGES_PUBLISHED.labels(message.exchange, "unavailable").inc()
+            future.set_exception(BrokerUnavailable(why))
+
+    def _do_publish_many(self, messages: Sequence[OutboundMessage], futures: list[Future[None]]) -> None:
+        for message, future in zip(messages, futures, strict=True):
+            self._do_publish(message, future)
 
     def _do_publish(self, message: OutboundMessage, future: Future[None]) -> None:
         channel = self._channel

@@ -22,6 +22,9 @@ class InMemorySeenEvents(AbstractSeenEvents):
         self._pending |= fresh
         return fresh
 
+    def release(self, webhook_event_ids: Iterable[str]) -> None:
+        self._pending.difference_update(webhook_event_ids)
+
     def forget_older_than(self, window: timedelta, batch: int = 10_000) -> int:
         return 0  # no clock here: the sweep is tested against PostgreSQL
 

@@ -16,12 +16,17 @@ _CLAIM = text(
     "INSERT INTO ingress.webhook_events_seen (webhook_event_id) SELECT unnest(CAST(:ids AS varchar[])) "
     "ON CONFLICT DO NOTHING RETURNING webhook_event_id"
 )
+_RELEASE = text("DELETE FROM ingress.webhook_events_seen WHERE webhook_event_id = ANY(CAST(:ids AS varchar[]))")
 
 
 class AbstractSeenEvents(abc.ABC):
     @abc.abstractmethod
     def claim(self, webhook_event_ids: Iterable[str]) -> set[str]:
         """Record the ids in this transaction; return those not seen before."""
+
+    @abc.abstractmethod
+    def release(self, webhook_event_ids: Iterable[str]) -> None:
+        """Give back ids claimed in this transaction (their requests failed), keeping the rest of it."""
 
     @abc.abstractmethod
     def forget_older_than(self, window: timedelta, batch: int = 10_000) -> int: ...
@@ -56,6 +61,13 @@ class SqlSeenEvents(AbstractSeenEvents):
         if not ids:
             return set()
         return set(self._connection.execute(_CLAIM, {"ids": ids}).scalars())
+
+    def release(self, webhook_event_ids: Iterable[str]) -> None:
+        """Only ever called with ids this transaction claimed: a concurrent claim of one of them,
+        waiting on its row lock, then takes the event when this transaction commits."""
+        ids = list(webhook_event_ids)
+        if ids:
+            self._connection.execute(_RELEASE, {"ids": ids})
 
     def forget_older_than(self, window: timedelta, batch: int = 10_000) -> int:
         """Housekeeping: drop ids that left the window (in batches, to keep locks short)."""

@@ -12,6 +12,7 @@ class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"  # every event of the request was taken before
     SPOOLED = "spooled"  # accepted, some events wait in the spool for the broker
+    TOO_OLD = "too_old"  # every event was older than the de-duplication window: refused as replays
     SIGNATURE_MISSING = "signature_missing"
     SIGNATURE_INVALID = "signature_invalid"
     INVALID = "invalid"
@@ -24,6 +25,7 @@ class Result:
     events: int = 0
     duplicates: int = 0
     spooled: int = 0
+    too_old: int = 0
     reason: str = ""
 
 

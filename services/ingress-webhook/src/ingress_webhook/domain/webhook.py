@@ -13,6 +13,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from cityline_common.crypto import FieldCipher
@@ -27,6 +28,17 @@ KNOWN_EVENT_TYPES = frozenset({
     "postback", "videoPlayComplete", "beacon", "accountLink", "membership", "module", "activated",
     "deactivated", "botSuspended", "botResumed", "delivery",
 })
+
+
+# LINE's deepest documented event (a message with emojis or mentions) nests about 6 levels; a body
+# nested deeper is refused before anything walks or re-encodes it recursively.
+MAX_DEPTH = 64
+
+# How far LINE's clock may run ahead of ours. An event is taken only while its id is certain to be
+# in the de-duplication record had it been taken before: ids stay there DEDUPE_WINDOW_HOURS after
+# they were *received*, which is at or after the event's timestamp give or take this skew, so the
+# cut-off is the window minus the skew.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class InvalidWebhook(ValueError):
@@ -47,6 +59,7 @@ class EventEnvelope:
     event_type: str
     is_redelivery: bool
     standby: bool
+    timestamp_ms: int  # LINE's time of the event, milliseconds since the epoch
     event: dict[str, Any]  # exactly as LINE sent it
 
     @property
@@ -65,31 +78,48 @@ class EventEnvelope:
         )
 
 
-def _storable(value: Any) -> bool:
-    if isinstance(value, str):
-        if "\x00" in value:
-            return False
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(_storable(key) and _storable(item) for key, item in value.items())
-    if isinstance(value, list):
-        return all(_storable(item) for item in value)
-    return True
+def _unstorable(value: Any) -> str | None:
+    """Why PostgreSQL (the spool) or a UTF-8 consumer could not hold this document, if it cannot.
+
+    Iterative, so the depth check itself cannot run out of stack."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "body contains NUL characters or unpaired UTF-16 surrogates"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "body contains NUL characters or unpaired UTF-16 surrogates"
+        elif isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                return f"body is nested deeper than {MAX_DEPTH} levels"
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((each, depth + 1) for each in item.values())
+            else:
+                stack.extend((each, depth + 1) for each in item)
+    return None
+
+
+def _load(body: bytes) -> Any:
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InvalidWebhook("body is not UTF-8 JSON") from None
+    except RecursionError:  # Python's parser recurses per level: thousands of [[[[ exhaust it
+        raise InvalidWebhook(f"body is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:  # CPython refuses to convert integers of more than 4,300 digits (CVE-2020-10735)
+        raise InvalidWebhook("body holds a number too long to read (over 4,300 digits)") from None
 
 
 def parse_webhook(body: bytes) -> list[EventEnvelope]:
     """Split a verified body into envelopes; raise :class:`InvalidWebhook` with a reason."""
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidWebhook("body is not UTF-8 JSON") from None
-    if not _storable(payload):
-        # PostgreSQL (the spool) and UTF-8 consumers cannot hold these; LINE never sends them.
-        raise InvalidWebhook("body contains NUL characters or unpaired UTF-16 surrogates")
+    payload = _load(body)
+    problem = _unstorable(payload)
+    if problem is not None:  # LINE never sends these
+        raise InvalidWebhook(problem)
     if not isinstance(payload, dict):
         raise InvalidWebhook("body is not a JSON object")
     destination = payload.get("destination")
@@ -108,6 +138,12 @@ def parse_webhook(body: bytes) -> list[EventEnvelope]:
             raise InvalidWebhook(f"events[{position}].type is missing or not a plain name")
         if not isinstance(event_id, str) or not 1 <= len(event_id) <= 64:
             raise InvalidWebhook(f"events[{position}].webhookEventId is missing")
+        timestamp = event.get("timestamp")
+        # LINE stamps every event (webhook.yml: required, int64 ms). A signed body without a number
+        # here is not LINE's, and an event without one could not be refused as a replay (see
+        # oldest_acceptable_ms), so it is refused as malformed rather than taken on trust.
+        if not isinstance(timestamp, int) or isinstance(timestamp, bool):
+            raise InvalidWebhook(f"events[{position}].timestamp is missing or not an integer")
         context = event.get("deliveryContext")
         redelivery = isinstance(context, dict) and context.get("isRedelivery") is True
         envelopes.append(
@@ -117,7 +153,16 @@ def parse_webhook(body: bytes) -> list[EventEnvelope]:
                 event_type=event_type,
                 is_redelivery=redelivery,
                 standby=event.get("mode") == "standby",
+                timestamp_ms=timestamp,
                 event=event,
             )
         )
     return envelopes
+
+
+def oldest_acceptable_ms(now: float, window: timedelta) -> int:
+    """The earliest event timestamp (ms) still taken at ``now`` (epoch seconds).
+
+    An older event may have been taken once already and its id swept from the de-duplication
+    record since, so taking it again could deliver it twice: such a replay is refused."""
+    return int((now - (window - CLOCK_SKEW).total_seconds()) * 1000)
