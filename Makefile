@@ -15,7 +15,7 @@ UNIT_TEST_PATHS := $(wildcard libs/*/tests services/*/tests) tests/contracts
 ENV_FILE := .env
 LOAD_ENV = set -a; [ -f $(ENV_FILE) ] && . ./$(ENV_FILE); set +a
 
-.PHONY: help install backing-services migrate seed up test test-unit lint bench lock clean
+.PHONY: help install backing-services browser migrate seed up test test-unit lint bench lock clean
 
 help:
 	@echo "make up      install, start PostgreSQL/RabbitMQ if needed, migrate, seed, run everything"
@@ -41,7 +41,8 @@ $(VENV)/.installed: $(BIN)/python requirements.lock $(foreach p,$(LOCAL_PACKAGES
 	$(UV) pip install -q --python $(BIN)/python --no-deps $(foreach p,$(LOCAL_PACKAGES),-e $(p))
 	touch $@
 
-# The official AsyncAPI JSON Schemas (package.json) that tests/contracts checks docs/asyncapi.yaml against.
+# The official AsyncAPI JSON Schemas (package.json) that tests/contracts checks docs/asyncapi.yaml against,
+# and axe-core, which tests/browser runs on every page of the staff console.
 node_modules/.package-lock.json: package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 or newer (it brings npm)" >&2; exit 1; }
 	npm ci --no-audit --no-fund
@@ -51,6 +52,11 @@ install: $(VENV)/.installed node_modules/.package-lock.json
 
 backing-services: $(ENV_FILE)
 	@$(LOAD_ENV); bash scripts/ensure-backing-services.sh
+
+# Debian's Chromium, its Japanese language pack and the Noto CJK fonts for tests/browser (Playwright
+# drives /usr/bin/chromium; never `playwright install`). Only the tests need it: `make up` does not.
+browser:
+	@bash scripts/ensure-browser.sh
 
 migrate: install backing-services
 	@$(LOAD_ENV); $(BIN)/cityline-migrate && $(BIN)/cityline-topology
@@ -66,7 +72,7 @@ up: seed
 	echo "  Ctrl-C stops everything."; echo; \
 	exec $(BIN)/honcho start -f Procfile -e $(ENV_FILE)
 
-test: install backing-services
+test: install backing-services browser
 	@$(LOAD_ENV); $(BIN)/pytest $(TEST_PATHS) $(PYTEST_ARGS)
 
 test-unit: install

@@ -19,7 +19,7 @@ from testsupport import ROOT, procfile
 
 CHART = ROOT / "deploy" / "helm" / "cityline"
 KUBERNETES_VERSIONS = ("1.27", "1.30", "1.33")  # the oldest the chart supports (kubeVersion) to recent
-REQUIRED = {"existingSecret": "cityline-secrets"}
+REQUIRED = {"existingSecret": "cityline-secrets", "signingKeySecret": "cityline-admin-signing-key"}
 WORKLOAD_KINDS = {"Deployment", "CronJob", "Job"}
 
 
@@ -87,11 +87,13 @@ def test_the_chart_runs_every_process_of_the_procfile(manifests):
             (container,) = pod_spec(workload)["containers"]
             commands.append(container["command"])
     local_only = {"emulator", "demo"}  # the LINE stand-in and the demo residents never run in a city
+    cron = {process.name for process in all_processes() if process.kind == "cron"}
+    assert {"ingress-housekeeping", "admin-housekeeping"} <= cron
     for name, argv in procfile().items():
         if name in local_only:
             continue
         expected = _as_deployed(argv)
-        if name == "ingress-housekeeping":  # a loop locally; one sweep per CronJob run in the cluster
+        if name in cron:  # a loop locally; one sweep per CronJob run in the cluster
             expected = [*expected, "--once"]
         assert expected in commands, f"Procfile process {name!r} ({expected}) is not run by the chart: {commands}"
     assert len(commands) == len(procfile()) - len(local_only)
@@ -145,6 +147,21 @@ def test_pods_are_hardened_and_take_secrets_only_by_reference(manifests):
     assert not [key for key in config["data"] if re.search(r"SECRET|TOKEN|KEYS?$|PASSWORD", key)]
     assert config["data"]["SEGMENT_SERVICE_URL"] == "http://itami-cityline-segment-service:8002"
     assert config["data"]["BIND_HOST"] == "0.0.0.0"
+
+
+def test_only_admin_ui_gets_the_internal_token_signing_key(manifests):
+    """Every pod verifies internal API tokens; only admin-ui signs them, so only its pods get the
+    Secret with INTERNAL_TOKEN_SIGNING_KEY (a leak from any other pod cannot forge a token)."""
+    signing = {"secretRef": {"name": "cityline-admin-signing-key"}}
+    holders = []
+    for workload in [doc for doc in manifests if doc["kind"] in WORKLOAD_KINDS]:
+        spec = pod_spec(workload)
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            if signing in container["envFrom"]:
+                holders.append(workload["metadata"]["name"])
+    assert holders == ["itami-cityline-admin-ui"]
+    values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
+    assert [name for name, spec in values["components"].items() if spec.get("signsInternalTokens")] == ["adminUi"]
 
 
 def test_migrations_run_as_a_hook_before_pods_of_a_release_start(manifests):
@@ -289,6 +306,8 @@ def _values_with(path: str, value: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("values", "reason"), [
     ({"existingSecret": ""}, "existingSecret is required"),
+    ({"signingKeySecret": ""}, "signingKeySecret is required"),
+    ({"signingKeySecret": "cityline-secrets"}, "signingKeySecret must be a Secret of its own"),
     (_values_with("components.adminUi.replicaCount", 0), "minimum"),
     (_values_with("components.adminUi.port", "eight thousand"), "port"),
     (_values_with("components.adminUi.bogus", True), "bogus"),

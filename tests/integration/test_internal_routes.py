@@ -127,7 +127,8 @@ def test_every_route_is_anonymous_by_design_or_internal_and_guarded(service_env,
         for label, headers in refused_credentials(name).items():
             assert client.get("/internal/no-such-route", headers=headers).status_code == 401, label
         if name == "segment":
-            assert {rule.rule for rule in internal} == {"/internal/residents/stats", "/internal/taxonomy"}
+            assert {rule.rule for rule in internal} == {"/internal/residents/stats", "/internal/residents/summary",
+                                                       "/internal/taxonomy"}
 
 
 @pytest.fixture

@@ -16,6 +16,16 @@
 {{- end }}
 {{- end }}
 {{- end }}
+{{- $signers := list }}
+{{- range $component, $spec := .Values.components }}
+{{- if and $spec.enabled $spec.signsInternalTokens }}{{ $signers = append $signers $component }}{{ end }}
+{{- end }}
+{{- if $signers }}
+{{- $_ := include "cityline.signingKeySecretName" . }}
+{{- if eq .Values.signingKeySecret .Values.existingSecret }}
+{{- fail "signingKeySecret must be a Secret of its own, not existingSecret: every pod gets existingSecret, only admin-ui the signing key" }}
+{{- end }}
+{{- end }}
 {{- if and .Values.ingress.enabled (not (or .Values.ingress.webhookHost .Values.ingress.adminHost)) }}
 {{- fail "ingress.enabled needs ingress.webhookHost and/or ingress.adminHost" }}
 {{- end }}

@@ -54,7 +54,12 @@ app.kubernetes.io/component: {{ kebabcase .component }}
 {{- end -}}
 
 {{- define "cityline.secretName" -}}
-{{- required "existingSecret is required: a Secret with DATABASE_URL, AMQP_URL, LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN, FIELD_ENCRYPTION_KEYS, BLIND_INDEX_KEY, INTERNAL_TOKEN_SIGNING_KEY and INTERNAL_TOKEN_VERIFY_KEYS" .Values.existingSecret -}}
+{{- required "existingSecret is required: a Secret with DATABASE_URL, AMQP_URL, LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN, FIELD_ENCRYPTION_KEYS, BLIND_INDEX_KEY and INTERNAL_TOKEN_VERIFY_KEYS" .Values.existingSecret -}}
+{{- end -}}
+
+{{/* The Secret with INTERNAL_TOKEN_SIGNING_KEY: only for components that sign internal API tokens. */}}
+{{- define "cityline.signingKeySecretName" -}}
+{{- required "signingKeySecret is required: a Secret of its own with INTERNAL_TOKEN_SIGNING_KEY, given only to admin-ui" .Values.signingKeySecret -}}
 {{- end -}}
 
 {{/* Settings from the ConfigMap and secrets from the existing Secret, for every container. */}}
@@ -63,6 +68,16 @@ app.kubernetes.io/component: {{ kebabcase .component }}
     name: {{ include "cityline.fullname" . }}
 - secretRef:
     name: {{ include "cityline.secretName" . }}
+{{- end -}}
+
+{{/* envFrom of a component's container: the shared settings and secrets, and the signing key's
+     Secret for a component that signs internal API tokens (admin-ui), for no other. */}}
+{{- define "cityline.componentEnvFrom" -}}
+{{ include "cityline.envFrom" .root }}
+{{- if .spec.signsInternalTokens }}
+- secretRef:
+    name: {{ include "cityline.signingKeySecretName" .root }}
+{{- end }}
 {{- end -}}
 
 {{/* Pods roll when the shared settings change. */}}

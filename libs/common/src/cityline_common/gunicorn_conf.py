@@ -25,6 +25,9 @@ worker_class = "gthread"
 threads = _process.threads
 proc_name = _process.name
 accesslog = None  # the app writes one JSON access line per request (cityline_common.web)
+# Whether a request came over TLS is the app's call (werkzeug's ProxyFix, trusting X-Forwarded-Proto
+# only from TRUSTED_PROXIES proxies): gunicorn must not believe the header from any loopback peer.
+secure_scheme_headers: dict[str, str] = {}
 graceful_timeout = 20
 
 

@@ -27,7 +27,7 @@ class Settings(CommonSettings, CryptoSettings, InternalAuthSettings):
     # Unset: derived from the active FIELD_ENCRYPTION_KEYS key (HMAC, own purpose label).
     admin_ui_secret_key: SecretStr | None = Field(default=None)
     # argon2id cost: about 50 ms per hash on the reference machine (adapters/passwords.py).
-    admin_ui_argon2_time_cost: int = Field(default=2, ge=1, le=10)
+    admin_ui_argon2_time_cost: int = Field(default=4, ge=1, le=10)
     admin_ui_argon2_memory_kib: int = Field(default=24_576, ge=8_192, le=1_048_576)
 
     def flask_secret_key(self) -> bytes:
@@ -38,3 +38,8 @@ class Settings(CommonSettings, CryptoSettings, InternalAuthSettings):
 
     def token_signer(self) -> InternalTokenSigner:
         return InternalTokenSigner.from_spec(self.internal_token_signing_key.get_secret_value(), ISSUER)
+
+
+class HousekeepingSettings(CommonSettings, CryptoSettings):
+    """``admin-ui-housekeeping``: the database and the field keys of admin-ui's unit of work; no
+    internal API keys (it calls no service, and the signing key stays with the web process)."""

@@ -17,5 +17,8 @@ MANIFEST = ServiceManifest(
     encrypted_columns=(TOTP_SECRET,),
     processes=(
         Process("admin-ui", "web", port=8000, label="管理画面", app="admin_ui.entrypoints.flask_app:create_app()"),
+        # Ends sessions past their timeouts and forgets old sign-in throttles: a loop locally, a CronJob
+        # in a cluster.
+        Process("admin-housekeeping", "cron", ("admin-ui-housekeeping",), schedule="*/15 * * * *"),
     ),
 )

@@ -4,7 +4,7 @@ departments, CSRF, cookies, session rotation, open redirects, security headers."
 import contextlib
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from admin_ui.adapters.internal_api import AbstractInternalApi
@@ -12,6 +12,7 @@ from admin_ui.bootstrap import bootstrap
 from admin_ui.config import Settings
 from admin_ui.domain.accounts import AccountError
 from admin_ui.domain.commands import CreateDepartment, CreateStaff
+from admin_ui.domain.dashboard import DayFigures, FriendFigures
 from admin_ui.domain.permissions import Grant, Role
 from admin_ui.domain.security import totp_code
 from admin_ui.entrypoints.access import UndeclaredRoute, access_of, check_routes, public, safe_next
@@ -31,6 +32,11 @@ class Platform(AbstractInternalApi):
 
     def resident_counts(self, staff):
         return {"following": 1234, "blocked": 56}
+
+    def friend_figures(self, staff, days):
+        today = date(2026, 11, 26)
+        return FriendFigures(1234, 56, today, "Asia/Tokyo", today - timedelta(days=3), tuple(
+            DayFigures(today - timedelta(days=k), k, 1, k <= 3) for k in reversed(range(days))))
 
 
 class Clock:

@@ -1,3 +1,4 @@
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -81,3 +82,50 @@ def test_segment_service_refuses_a_signer_it_does_not_know(service_env, segment_
     unknown_key, _ = generate_key_pair("rogue")
     api = HttpInternalApi(segment_url, 2.0, InternalTokenSigner.from_spec(unknown_key, ISSUER))
     assert api.resident_counts(VIEWER) is None
+
+
+def test_the_dashboard_shows_friends_and_growth_by_day_from_segment_service(service_env, monkeypatch, segment_url):
+    """The whole path: a signed-in 閲覧者's page → admin-ui's adapter → a real segment-service over
+    HTTP with a token signed for the member → PostgreSQL's counters."""
+    from segment_service.domain.commands import FollowResident, UnfollowResident
+
+    segment = segment_bootstrap(load_settings(SegmentSettings))
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    base = uuid.uuid4().int % 10**20
+    for n in range(3):
+        segment.bus.handle(FollowResident("U" + f"{base + n:032x}", now_ms))
+    segment.bus.handle(UnfollowResident("U" + f"{base:032x}", now_ms + 1))
+    segment.engine.dispose()
+
+    monkeypatch.setenv("SEGMENT_SERVICE_URL", segment_url)
+    monkeypatch.setenv("ADMIN_UI_COOKIE_SECURE", "false")
+    service = bootstrap(load_settings(Settings))
+    client = create_app(service).test_client()
+    assert client.get("/").status_code == 302  # behind sign-in
+    client.set_cookie("cityline-admin", signed_in_viewer(service))
+    page = client.get("/")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "友だち数" in html and "ブロック数" in html and "日別の増減" in html
+    rows = re.findall(r'<tr><th scope="row"><time datetime="([0-9-]+)">', html)
+    assert len(rows) == 30 and rows == sorted(rows, reverse=True)  # newest first
+    today_row = html[html.index(f'<time datetime="{rows[0]}">'):].split("</tr>", 1)[0]
+    follows, unfollows, _net = (int(v.replace(",", "").replace("+", "")) for v in
+                                re.findall(r'<td class="number">([^<]+)</td>', today_row))
+    assert follows >= 3 and unfollows >= 1  # this test's changes (others of the session may add to them)
+    assert '<svg viewBox="0 0 600 160" role="img" aria-labelledby="growth-chart-title"' in html
+    assert "style=" not in html and "<style" not in html  # CSP style-src 'self'
+
+
+def test_admin_uis_adapter_reads_the_summary_with_its_own_signer(service_env, monkeypatch, segment_url):
+    monkeypatch.setenv("SEGMENT_SERVICE_URL", segment_url)
+    settings = load_settings(Settings)
+    api = HttpInternalApi(segment_url, 2.0, settings.token_signer())
+    shown = api.friend_figures(VIEWER, 7)
+    assert shown is not None and len(shown.days) == 7 and shown.timezone == "Asia/Tokyo"
+    assert shown.days[-1].day == shown.today
+    unknown_key, _ = generate_key_pair("rogue")
+    assert HttpInternalApi(segment_url, 2.0, InternalTokenSigner.from_spec(unknown_key, ISSUER)).friend_figures(
+        VIEWER, 7) is None
+    assert HttpInternalApi(f"http://127.0.0.1:{free_port()}", 0.5, settings.token_signer()).friend_figures(
+        VIEWER, 7) is None  # down: no figures rather than wrong ones

@@ -1,12 +1,11 @@
 """Staff access as stories, in memory: sign-in, the second factor, sessions, lockout, accounts."""
 
-import hashlib
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from admin_ui.adapters.in_memory import InMemoryAdminData
-from admin_ui.adapters.internal_api import AbstractInternalApi
+from admin_ui.adapters.in_memory import FastHasher, InMemoryAdminData, NoPlatform
+from admin_ui.adapters.in_memory import ManualClock as Clock
 from admin_ui.adapters.passwords import Argon2PasswordHasher
 from admin_ui.domain.accounts import AccountError, password_problems
 from admin_ui.domain.commands import (
@@ -46,38 +45,7 @@ PASSWORD = "kusunoki-no-ki-2026"
 HERE = "192.0.2.10"
 
 
-class NoPlatform(AbstractInternalApi):
-    def readiness(self, targets):
-        return []
 
-    def resident_counts(self, staff):
-        return None
-
-
-class FastHasher:
-    """Stands in for argon2id in stories (one real-hash test below keeps the adapter honest)."""
-
-    dummy_hash = "fake:" + "0" * 64
-
-    def hash(self, password):
-        return "fake:" + hashlib.sha256(password.encode()).hexdigest()
-
-    def verify(self, password_hash, password):
-        return password_hash == self.hash(password)
-
-    def needs_rehash(self, password_hash):
-        return False
-
-
-class Clock:
-    def __init__(self):
-        self.now = datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **kwargs):
-        self.now += timedelta(**kwargs)
 
 
 @pytest.fixture

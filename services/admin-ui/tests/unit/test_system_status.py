@@ -25,6 +25,9 @@ class Platform(AbstractInternalApi):
         self.asked_for.append(staff)
         return self.residents
 
+    def friend_figures(self, staff: StaffClaims, days: int) -> None:
+        raise AssertionError("システム状態 does not ask for the dashboard's figures")
+
 
 class AdminUnitOfWork(InMemoryUnitOfWork):
     pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from cityline_common.contracts import seal_line_user_id
 from cityline_common.crypto import BlindIndex, FieldCipher
@@ -17,6 +18,7 @@ from segment_service.config import Settings
 from segment_service.manifest import MANIFEST
 from segment_service.service_layer.handlers import handlers
 from segment_service.service_layer.unit_of_work import AbstractSegmentUnitOfWork, SqlSegmentUnitOfWork
+from segment_service.service_layer.views import StatusCounts
 
 
 @dataclass
@@ -26,6 +28,8 @@ class SegmentService:
     bus: MessageBus[AbstractSegmentUnitOfWork]
     cipher: FieldCipher
     verifier: InternalTokenVerifier  # tokens for the audience "segment" (its manifest name)
+    timezone: ZoneInfo  # the city's: daily friend counts follow its calendar days
+    status_counts: StatusCounts  # the dashboard's 友だち数/ブロック数, at most seconds old
 
 
 def bootstrap(
@@ -38,6 +42,8 @@ def bootstrap(
     cipher = FieldCipher.from_spec(settings.field_encryption_keys.get_secret_value())
     index = BlindIndex(settings.blind_index_key.get_secret_value())
     factory = uow_factory or partial(SqlSegmentUnitOfWork, engine, cipher, index)
-    bus = MessageBus(factory, handlers(partial(seal_line_user_id, cipher)))
+    timezone = settings.timezone()
+    bus = MessageBus(factory, handlers(partial(seal_line_user_id, cipher), timezone))
     verifier = settings.internal_token_verifier(MANIFEST.name)
-    return SegmentService(settings=settings, engine=engine, bus=bus, cipher=cipher, verifier=verifier)
+    return SegmentService(settings=settings, engine=engine, bus=bus, cipher=cipher, verifier=verifier,
+                          timezone=timezone, status_counts=StatusCounts())

@@ -7,15 +7,18 @@ objects are copied in and out, as rows would be, so a handler only changes what 
 from __future__ import annotations
 
 import copy
+import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Self
 
+from cityline_common.internal_auth import StaffClaims
 from cityline_common.unit_of_work import InMemoryUnitOfWork
 
 from admin_ui.adapters.audit import InMemoryAuditLog
+from admin_ui.adapters.internal_api import AbstractInternalApi
 from admin_ui.adapters.repository import (
     AbstractDepartmentRepository,
     AbstractSessionRepository,
@@ -23,8 +26,10 @@ from admin_ui.adapters.repository import (
     AbstractThrottleRepository,
 )
 from admin_ui.domain.accounts import Department, StaffMember
+from admin_ui.domain.dashboard import FriendFigures
 from admin_ui.domain.security import Throttle, ThrottleScope
-from admin_ui.domain.sessions import StaffSession
+from admin_ui.domain.sessions import SessionPolicy, StaffSession
+from admin_ui.domain.status import ServiceStatus, StatusTarget
 from admin_ui.service_layer.unit_of_work import AbstractAdminUnitOfWork
 
 
@@ -48,6 +53,9 @@ class InMemoryStaffRepository(AbstractStaffRepository):
 
     def list_all(self) -> list[StaffMember]:
         return [copy.deepcopy(m) for m in sorted(self._store.values(), key=lambda m: m.login_id)]
+
+    def login_ids(self, staff_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        return {each: self._store[each].login_id for each in staff_ids if each in self._store}
 
 
 class InMemoryDepartmentRepository(AbstractDepartmentRepository):
@@ -82,8 +90,8 @@ class InMemorySessionRepository(AbstractSessionRepository):
         if session.id in self._store:
             self._store[session.id].last_seen_at = now
 
-    def remove(self, session_id: uuid.UUID) -> None:
-        self._store.pop(session_id, None)
+    def remove(self, session_id: uuid.UUID) -> bool:
+        return self._store.pop(session_id, None) is not None
 
     def remove_for_staff(self, staff_id: uuid.UUID, keep: uuid.UUID | None = None) -> int:
         doomed = [s.id for s in self._store.values() if s.staff_id == staff_id and s.id != keep]
@@ -94,6 +102,10 @@ class InMemorySessionRepository(AbstractSessionRepository):
     def for_staff(self, staff_id: uuid.UUID) -> list[StaffSession]:
         mine = [copy.deepcopy(s) for s in self._store.values() if s.staff_id == staff_id]
         return sorted(mine, key=lambda s: s.last_seen_at, reverse=True)
+
+    def expired(self, now: datetime, policy: SessionPolicy, limit: int) -> list[StaffSession]:
+        found = sorted((s for s in self._store.values() if s.expired(now, policy)), key=lambda s: s.last_seen_at)
+        return [copy.deepcopy(s) for s in found[:limit]]
 
 
 class InMemoryThrottleRepository(AbstractThrottleRepository):
@@ -108,6 +120,14 @@ class InMemoryThrottleRepository(AbstractThrottleRepository):
             self._store.pop((throttle.scope, throttle.key), None)
         else:
             self._store[(throttle.scope, throttle.key)] = copy.deepcopy(throttle)
+
+    def remove_stale(self, now: datetime, forget_after: timedelta, limit: int) -> int:
+        stale = [key for key, t in self._store.items()
+                 if (t.last_failure_at is None or t.last_failure_at < now - forget_after)
+                 and (t.locked_until is None or t.locked_until <= now)][:limit]
+        for key in stale:
+            del self._store[key]
+        return len(stale)
 
 
 @dataclass
@@ -157,3 +177,44 @@ class InMemoryAdminUnitOfWork(InMemoryUnitOfWork, AbstractAdminUnitOfWork):
     def rollback(self) -> None:
         super().rollback()
         self._audit.rollback()
+
+
+class NoPlatform(AbstractInternalApi):
+    """The other services, absent: no readiness targets, no figures (pages show 「取得できません」)."""
+
+    def readiness(self, targets: list[StatusTarget]) -> list[ServiceStatus]:
+        return []
+
+    def resident_counts(self, staff: StaffClaims) -> dict[str, int] | None:
+        return None
+
+    def friend_figures(self, staff: StaffClaims, days: int) -> FriendFigures | None:
+        return None
+
+
+class FastHasher:
+    """Stands in for argon2id in stories (a real-hash test keeps the adapter honest): never deploy."""
+
+    dummy_hash = "fake:" + "0" * 64
+
+    def hash(self, password: str) -> str:
+        return "fake:" + hashlib.sha256(password.encode()).hexdigest()
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return password_hash == self.hash(password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return False
+
+
+class ManualClock:
+    """A clock the story moves by hand."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)

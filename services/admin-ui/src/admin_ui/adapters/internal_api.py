@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import abc
 import logging
+from datetime import date
+from typing import Any
 
 import requests
 from cityline_common.internal_auth import InternalTokenSigner, StaffClaims
 
+from admin_ui.domain.dashboard import DayFigures, FriendFigures
 from admin_ui.domain.status import ServiceStatus, StatusTarget
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,12 @@ class AbstractInternalApi(abc.ABC):
     def resident_counts(self, staff: StaffClaims) -> dict[str, int] | None:
         """Friends by status from segment-service, asked on behalf of ``staff``, or None when it does
         not answer (or refuses)."""
+
+    @abc.abstractmethod
+    def friend_figures(self, staff: StaffClaims, days: int) -> FriendFigures | None:
+        """友だち数, ブロック数 and follows/blocks of the last ``days`` days from segment-service
+        (``GET /internal/residents/summary``), asked on behalf of ``staff``; None when it does not
+        answer, refuses, or answers something malformed."""
 
 
 class HttpInternalApi(AbstractInternalApi):
@@ -53,21 +62,63 @@ class HttpInternalApi(AbstractInternalApi):
                 statuses.append(ServiceStatus(target, False, f"unreachable: {type(exc).__name__}"))
         return statuses
 
-    def resident_counts(self, staff: StaffClaims) -> dict[str, int] | None:
+    def _get_segment(self, path: str, staff: StaffClaims, params: dict[str, str] | None = None) -> Any:
+        """The JSON body of a GET to segment-service, or None (refused, down, or not JSON)."""
         try:
-            response = self._http.get(f"{self._segment}/internal/residents/stats",
+            response = self._http.get(f"{self._segment}{path}", params=params,
                                       headers=self._auth(SEGMENT_AUDIENCE, staff), timeout=self._timeout)
             if response.status_code in (401, 403):
                 log.warning("segment-service refused the internal API call",
                             extra={"status": response.status_code, "reason": _reason(response)})
                 return None
             response.raise_for_status()
-            counts = response.json()
+            return response.json()
         except (requests.RequestException, ValueError):
             return None
+
+    def resident_counts(self, staff: StaffClaims) -> dict[str, int] | None:
+        counts = self._get_segment("/internal/residents/stats", staff)
         if not isinstance(counts, dict) or not all(isinstance(v, int) for v in counts.values()):
             return None
         return {str(key): value for key, value in counts.items()}
+
+    def friend_figures(self, staff: StaffClaims, days: int) -> FriendFigures | None:
+        body = self._get_segment("/internal/residents/summary", staff, {"days": str(days)})
+        try:
+            return parse_friend_figures(body)
+        except (KeyError, TypeError, ValueError):
+            log.warning("segment-service answered a malformed friend summary")
+            return None
+
+
+def _count(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError("a count is a whole number ≥ 0")
+    return value
+
+
+def parse_friend_figures(body: Any) -> FriendFigures | None:
+    """segment-service's summary (``{"following", "blocked", "today", "timezone", "recordedSince",
+    "days": [{"date", "follows", "unfollows"}, …]}``) as the page's figures; raises on anything
+    malformed, so a wrong answer is never shown as a fact."""
+    if body is None:
+        return None
+    if not isinstance(body, dict) or not isinstance(body["days"], list):
+        raise ValueError("not a friend summary")
+    since_text = body["recordedSince"]
+    since = None if since_text is None else date.fromisoformat(str(since_text))
+    days = []
+    for entry in body["days"]:
+        day = date.fromisoformat(str(entry["date"]))
+        recorded = since is not None and day >= since
+        days.append(DayFigures(day, _count(entry["follows"]), _count(entry["unfollows"]), recorded))
+    if [each.day for each in days] != sorted({each.day for each in days}):
+        raise ValueError("days must be distinct and oldest first")
+    return FriendFigures(
+        following=_count(body["following"]), blocked=_count(body["blocked"]),
+        today=date.fromisoformat(str(body["today"])), timezone=str(body["timezone"])[:64],
+        recorded_since=since, days=tuple(days),
+    )
 
 
 def _reason(response: requests.Response) -> str:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import abc
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cityline_common.crypto import FieldCipher
-from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from admin_ui.adapters.orm import (
@@ -26,7 +26,7 @@ from admin_ui.adapters.orm import (
 from admin_ui.domain.accounts import Department, StaffMember, TotpFactor
 from admin_ui.domain.permissions import Grant, Role
 from admin_ui.domain.security import Throttle, ThrottleScope
-from admin_ui.domain.sessions import SessionStage, StaffSession
+from admin_ui.domain.sessions import SessionPolicy, SessionStage, StaffSession
 
 # --- ports -----------------------------------------------------------------------------------------
 
@@ -47,6 +47,10 @@ class AbstractStaffRepository(abc.ABC):
 
     @abc.abstractmethod
     def list_all(self) -> list[StaffMember]: ...
+
+    @abc.abstractmethod
+    def login_ids(self, staff_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """Login ids by staff id (for the audit log; no secrets are read)."""
 
 
 class AbstractDepartmentRepository(abc.ABC):
@@ -71,13 +75,19 @@ class AbstractSessionRepository(abc.ABC):
     def touch(self, session: StaffSession, now: datetime) -> None: ...
 
     @abc.abstractmethod
-    def remove(self, session_id: uuid.UUID) -> None: ...
+    def remove(self, session_id: uuid.UUID) -> bool:
+        """End a session; False when it was already gone (ended meanwhile by someone else)."""
 
     @abc.abstractmethod
     def remove_for_staff(self, staff_id: uuid.UUID, keep: uuid.UUID | None = None) -> int: ...
 
     @abc.abstractmethod
     def for_staff(self, staff_id: uuid.UUID) -> list[StaffSession]: ...
+
+    @abc.abstractmethod
+    def expired(self, now: datetime, policy: SessionPolicy, limit: int) -> list[StaffSession]:
+        """Up to ``limit`` sessions past a timeout of ``policy`` at ``now``, locked for this
+        transaction (sessions another sweeper holds are skipped)."""
 
 
 class AbstractThrottleRepository(abc.ABC):
@@ -87,6 +97,11 @@ class AbstractThrottleRepository(abc.ABC):
 
     @abc.abstractmethod
     def save(self, throttle: Throttle) -> None: ...
+
+    @abc.abstractmethod
+    def remove_stale(self, now: datetime, forget_after: timedelta, limit: int) -> int:
+        """Delete up to ``limit`` throttles that lock nothing and whose last failure is older than
+        ``forget_after`` (they would start again from zero anyway); how many were deleted."""
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------------
@@ -121,6 +136,13 @@ class SqlStaffRepository(_SqlRepository, AbstractStaffRepository):
     def list_all(self) -> list[StaffMember]:
         rows = self._connection.execute(select(staff).order_by(staff.c.login_id)).all()
         return self._load(rows)
+
+    def login_ids(self, staff_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        ids = list(set(staff_ids))
+        if not ids:
+            return {}
+        rows = self._connection.execute(select(staff.c.id, staff.c.login_id).where(staff.c.id.in_(ids)))
+        return {row.id: row.login_id for row in rows}
 
     def _load(self, rows: Iterable[Row[Any]]) -> list[StaffMember]:
         rows = list(rows)
@@ -244,8 +266,8 @@ class SqlSessionRepository(_SqlRepository, AbstractSessionRepository):
         )
         session.last_seen_at = now
 
-    def remove(self, session_id: uuid.UUID) -> None:
-        self._connection.execute(delete(staff_sessions).where(staff_sessions.c.id == session_id))
+    def remove(self, session_id: uuid.UUID) -> bool:
+        return self._connection.execute(delete(staff_sessions).where(staff_sessions.c.id == session_id)).rowcount > 0
 
     def remove_for_staff(self, staff_id: uuid.UUID, keep: uuid.UUID | None = None) -> int:
         statement = delete(staff_sessions).where(staff_sessions.c.staff_id == staff_id)
@@ -259,6 +281,22 @@ class SqlSessionRepository(_SqlRepository, AbstractSessionRepository):
             .order_by(staff_sessions.c.last_seen_at.desc())
         )
         return [_session(row) for row in rows]
+
+    def expired(self, now: datetime, policy: SessionPolicy, limit: int) -> list[StaffSession]:
+        c = staff_sessions.c
+        rows = self._connection.execute(
+            select(staff_sessions)
+            .where(or_(
+                c.last_seen_at <= now - policy.idle,
+                c.signed_in_at <= now - policy.absolute,
+                and_(c.stage != SessionStage.ACTIVE.value, c.signed_in_at <= now - policy.pending),
+            ))
+            .order_by(c.last_seen_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        # The domain has the last word on what "expired" means; the query only narrows the rows.
+        return [session for session in map(_session, rows) if session.expired(now, policy)]
 
 
 class SqlThrottleRepository(_SqlRepository, AbstractThrottleRepository):
@@ -297,3 +335,15 @@ class SqlThrottleRepository(_SqlRepository, AbstractThrottleRepository):
             set_={"failures": sign_in_throttles.c.failures + 1,
                   "last_failure_at": statement.excluded.last_failure_at},
         ))
+
+    def remove_stale(self, now: datetime, forget_after: timedelta, limit: int) -> int:
+        c = sign_in_throttles.c
+        stale = (
+            select(c.scope, c.key)
+            .where(or_(c.last_failure_at.is_(None), c.last_failure_at < now - forget_after),
+                   or_(c.locked_until.is_(None), c.locked_until <= now))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        deleted = self._connection.execute(delete(sign_in_throttles).where(tuple_(c.scope, c.key).in_(stale)))
+        return deleted.rowcount

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from cityline_common.internal_auth import StaffClaims
 from cityline_common.messagebus import Command
 
+from admin_ui.domain.dashboard import DASHBOARD_DAYS, Dashboard
 from admin_ui.domain.permissions import Grant
 from admin_ui.domain.results import (
     Authenticated,
@@ -15,6 +16,7 @@ from admin_ui.domain.results import (
     EnrolmentResult,
     SecondFactorResult,
     SignInResult,
+    SweepResult,
     TotpEnrolment,
 )
 from admin_ui.domain.status import SystemStatus
@@ -26,6 +28,15 @@ class ShowSystemStatus(Command[SystemStatus]):
     segment-service on behalf of ``staff`` (the signed-in member); without one it is not asked."""
 
     staff: StaffClaims | None = None
+
+
+@dataclass(frozen=True)
+class ShowDashboard(Command[Dashboard]):
+    """ダッシュボード: 友だち数, ブロック数 and 日別の増減 of the last ``days`` days, asked of
+    segment-service on behalf of ``staff``. One cheap call: no readiness probes (システム状態 has them)."""
+
+    staff: StaffClaims
+    days: int = DASHBOARD_DAYS
 
 
 # --- signing in -------------------------------------------------------------------------------------
@@ -97,6 +108,15 @@ class ChangePassword(Command[list[str]]):
     new_password: str = field(repr=False)
     keep_session_id: uuid.UUID | None
     address: str
+
+
+@dataclass(frozen=True)
+class SweepExpired(Command[SweepResult]):
+    """Housekeeping: end up to ``limit`` sessions past their idle or absolute timeout (each active
+    one recorded in the 操作ログ, as when its owner comes back to it) and forget up to ``limit``
+    sign-in throttles that no longer count. One bounded transaction; run it until a pass is not full."""
+
+    limit: int = 100
 
 
 # --- accounts (システム管理者; ``actor_id`` None: the admin-ui-users CLI) -----------------------------

@@ -59,3 +59,11 @@ class CreatedStaff:
     staff_id: str
     login_id: str
     temporary_password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """One housekeeping pass: sessions ended by timeout, throttles forgotten."""
+
+    sessions_ended: int
+    throttles_forgotten: int

@@ -58,6 +58,8 @@ class BackoffPolicy:
 
 ACCOUNT_POLICY = BackoffPolicy(threshold=5)
 ADDRESS_POLICY = BackoffPolicy(threshold=20)
+# A throttle whose last failure is older than this counts from zero again: housekeeping deletes it.
+FORGET_AFTER = max(ACCOUNT_POLICY.forget_after, ADDRESS_POLICY.forget_after)
 
 
 @dataclass

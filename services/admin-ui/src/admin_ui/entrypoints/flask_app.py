@@ -9,9 +9,12 @@ signed cookie carries nothing but the CSRF secret (Flask-WTF).
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 import segno
+from babel.dates import format_date
 from cityline_common.health import standard_readiness
 from cityline_common.internal_auth import RoleGrant, StaffClaims
 from cityline_common.web import bootstrap_from_environment, create_base_app
@@ -39,6 +42,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from admin_ui.bootstrap import AdminUi, bootstrap
 from admin_ui.config import Settings
 from admin_ui.domain.accounts import AccountError, StaffMember
+from admin_ui.domain.audit import JAPAN
 from admin_ui.domain.commands import (
     Authenticate,
     ChangeGrants,
@@ -50,6 +54,7 @@ from admin_ui.domain.commands import (
     ResetPassword,
     ResetTwoFactor,
     SetStaffDisabled,
+    ShowDashboard,
     ShowSystemStatus,
     SignIn,
     SignOut,
@@ -85,6 +90,13 @@ def qr_svg(uri: str) -> Markup:
     """The otpauth URI as an inline SVG QR code (no external fetch, no inline style)."""
     svg = segno.make(uri, error="m").svg_inline(scale=5, border=4, dark="#000", light="#fff", omitsize=False)
     return Markup(svg)  # noqa: S704 - segno's own markup of an otpauth URI: no user HTML in it
+
+
+@lru_cache(maxsize=1024)
+def day_label(day: date, locale: str) -> str:
+    """``2026/11/26 (木)`` / ``2026/11/26 (Thu)``. Cached: Babel formats slowly, and a dashboard shows
+    the same thirty days to every member all day."""
+    return format_date(day, "yyyy/MM/dd (EEE)", locale=locale)
 
 
 def parse_grants(values: list[str]) -> frozenset[Grant]:
@@ -165,6 +177,15 @@ def create_app(service: AdminUi | None = None) -> Flask:  # noqa: PLR0915 - one 
             return jsonify(error="Forbidden", reason="not allowed for your roles"), 403
         return render_template("error.html", title=_("アクセスできません"),
                                message=_("このページを見る権限がありません。")), 403
+
+    @app.template_filter("japan_time")
+    def _japan_time(moment: datetime) -> str:
+        """Stored in UTC, shown as staff read the clock on the wall (日本時間)."""
+        return moment.astimezone(JAPAN).strftime("%Y-%m-%d %H:%M")
+
+    @app.template_filter("day_label")
+    def _day_label(day: date) -> str:
+        return day_label(day, str(get_locale() or "ja"))
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:
@@ -353,9 +374,9 @@ def create_app(service: AdminUi | None = None) -> Flask:  # noqa: PLR0915 - one 
     @app.get("/")
     @requires(Permission.VIEW_DASHBOARD)
     def dashboard() -> ResponseReturnValue:
-        status = service.bus.handle(ShowSystemStatus(staff=staff_claims(g.staff)))
-        problems = [s for s in status.services if not s.ready]
-        return render_template("dashboard.html", status=status, problems=problems)
+        board = service.bus.handle(ShowDashboard(staff=staff_claims(g.staff)))
+        return render_template("dashboard.html", friends=board.friends,
+                               chart=board.friends.chart() if board.friends else None)
 
     @app.get("/status")
     @requires(Permission.VIEW_STATUS)

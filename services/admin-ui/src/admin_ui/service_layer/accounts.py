@@ -39,6 +39,7 @@ from admin_ui.domain.commands import (
     SignIn,
     SignOut,
     StartTotpEnrolment,
+    SweepExpired,
     VerifySecondFactor,
 )
 from admin_ui.domain.permissions import Grant, NotAllowed, Permission, allowed
@@ -49,11 +50,13 @@ from admin_ui.domain.results import (
     SecondFactorResult,
     SignInOutcome,
     SignInResult,
+    SweepResult,
     TotpEnrolment,
 )
 from admin_ui.domain.security import (
     ACCOUNT_POLICY,
     ADDRESS_POLICY,
+    FORGET_AFTER,
     PasswordHasher,
     Throttle,
     ThrottleScope,
@@ -281,8 +284,8 @@ def authenticate(config: AccessConfig) -> Callable[[Authenticate, AbstractAdminU
             return None
         member = uow.staff.get(session.staff_id)
         if member is None or not member.active or session.expired(now, config.sessions):
-            uow.sessions.remove(session.id)
-            if member is not None and session.stage is SessionStage.ACTIVE:
+            # Recorded once: not when housekeeping ended the session meanwhile (nothing removed here).
+            if uow.sessions.remove(session.id) and member is not None and session.stage is SessionStage.ACTIVE:
                 uow.audit.record(actor=str(member.id), actor_login=member.login_id, action="session.end",
                                  target=str(session.id), source=session.address, after={"reason": "timeout"})
             return None
@@ -347,6 +350,26 @@ def change_password(config: AccessConfig) -> Callable[[ChangePassword, AbstractA
         uow.audit.record(actor=str(member.id), actor_login=member.login_id, action="password.change",
                          target=member.login_id, source=command.address, after={"other_sessions_ended": ended})
         return []
+
+    return handler
+
+
+def sweep_expired(config: AccessConfig) -> Callable[[SweepExpired, AbstractAdminUnitOfWork], SweepResult]:
+    def handler(command: SweepExpired, uow: AbstractAdminUnitOfWork) -> SweepResult:
+        now = config.clock()
+        sessions = uow.sessions.expired(now, config.sessions, command.limit)
+        logins = uow.staff.login_ids(session.staff_id for session in sessions)
+        ended = 0
+        for session in sessions:
+            if not uow.sessions.remove(session.id):
+                continue
+            ended += 1
+            if session.stage is SessionStage.ACTIVE:  # a half-finished sign-in was never a session
+                uow.audit.record(actor=str(session.staff_id), actor_login=logins.get(session.staff_id),
+                                 action="session.end", target=str(session.id), source=session.address,
+                                 after={"reason": "timeout"})
+        forgotten = uow.throttles.remove_stale(now, FORGET_AFTER, command.limit)
+        return SweepResult(ended, forgotten)
 
     return handler
 

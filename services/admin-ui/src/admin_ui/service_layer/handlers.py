@@ -9,7 +9,8 @@ from cityline_common.messagebus import Handlers
 
 from admin_ui.adapters.internal_api import AbstractInternalApi
 from admin_ui.domain import commands as c
-from admin_ui.domain.commands import ShowSystemStatus
+from admin_ui.domain.commands import ShowDashboard, ShowSystemStatus
+from admin_ui.domain.dashboard import Dashboard
 from admin_ui.domain.security import PasswordHasher
 from admin_ui.domain.sessions import SessionPolicy
 from admin_ui.domain.status import StatusTarget, SystemStatus
@@ -24,6 +25,13 @@ def show_system_status(
     def handler(command: ShowSystemStatus, uow: AbstractAdminUnitOfWork) -> SystemStatus:
         residents = internal.resident_counts(command.staff) if command.staff is not None else None
         return SystemStatus(services=internal.readiness(targets), residents=residents)
+
+    return handler
+
+
+def show_dashboard(internal: AbstractInternalApi) -> Callable[[ShowDashboard, AbstractAdminUnitOfWork], Dashboard]:
+    def handler(command: ShowDashboard, uow: AbstractAdminUnitOfWork) -> Dashboard:
+        return Dashboard(friends=internal.friend_figures(command.staff, command.days))
 
     return handler
 
@@ -47,6 +55,7 @@ def handlers(
     return (
         Handlers[AbstractAdminUnitOfWork]()
         .command(ShowSystemStatus, show_system_status(internal, targets))
+        .command(ShowDashboard, show_dashboard(internal))
         .command(c.SignIn, accounts.sign_in(config))
         .command(c.VerifySecondFactor, accounts.verify_second_factor(config))
         .command(c.StartTotpEnrolment, accounts.start_totp_enrolment(config))
@@ -61,4 +70,5 @@ def handlers(
         .command(c.SetStaffDisabled, accounts.set_staff_disabled(config))
         .command(c.ResetPassword, accounts.reset_password(config))
         .command(c.ResetTwoFactor, accounts.reset_two_factor(config))
+        .command(c.SweepExpired, accounts.sweep_expired(config))
     )

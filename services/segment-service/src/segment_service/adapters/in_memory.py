@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Self
 
 from cityline_common.unit_of_work import InMemoryUnitOfWork
 
+from segment_service.adapters.friend_changes import AbstractFriendChanges
 from segment_service.adapters.repository import AbstractResidentRepository
 from segment_service.adapters.taxonomy_repository import AbstractTaxonomyRepository, PublishedTaxonomy
+from segment_service.domain.friends import SHARDS, FriendChange
 from segment_service.domain.model import Resident, ResidentStatus
 from segment_service.service_layer.unit_of_work import AbstractSegmentUnitOfWork
 
@@ -61,12 +64,35 @@ class InMemoryTaxonomyRepository(AbstractTaxonomyRepository):
         return version
 
 
+class InMemoryFriendChanges(AbstractFriendChanges):
+    def __init__(self, store: dict[tuple[date, int], list[int]]) -> None:
+        self._store = store
+
+    def count(self, day: date, change: FriendChange, shard: int) -> None:
+        if not 0 <= shard < SHARDS:
+            raise ValueError(f"shard must be from 0 to {SHARDS - 1}")
+        counts = self._store.setdefault((day, shard), [0, 0])
+        counts[0 if change is FriendChange.FOLLOW else 1] += 1
+
+    def between(self, first: date, last: date) -> dict[date, tuple[int, int]]:
+        totals: dict[date, tuple[int, int]] = {}
+        for (day, _shard), (follows, unfollows) in self._store.items():
+            if first <= day <= last:
+                before = totals.get(day, (0, 0))
+                totals[day] = (before[0] + follows, before[1] + unfollows)
+        return totals
+
+    def first_day(self) -> date | None:
+        return min((day for day, _shard in self._store), default=None)
+
+
 @dataclass
 class InMemorySegmentData:
     """What the in-memory "database" holds; one per test."""
 
     residents: dict[str, Resident] = field(default_factory=dict)
     taxonomies: list[PublishedTaxonomy] = field(default_factory=list)
+    friend_changes: dict[tuple[date, int], list[int]] = field(default_factory=dict)
     units: list[InMemorySegmentUnitOfWork] = field(default_factory=list)
 
     def uow(self) -> InMemorySegmentUnitOfWork:
@@ -88,5 +114,6 @@ class InMemorySegmentUnitOfWork(InMemoryUnitOfWork, AbstractSegmentUnitOfWork):
         super().__enter__()
         self.residents = InMemoryResidentRepository(self._data.residents)
         self.taxonomies = InMemoryTaxonomyRepository(self._data.taxonomies)
+        self.friend_changes = InMemoryFriendChanges(self._data.friend_changes)
         return self
 

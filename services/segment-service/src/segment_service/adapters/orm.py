@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cityline_common.manifest import EncryptedColumn, schema_tables
-from sqlalchemy import BigInteger, Column, DateTime, Integer, String, Table, Text, func
+from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, SmallInteger, String, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 metadata, plumbing = schema_tables("segment")
@@ -40,4 +40,16 @@ taxonomy_versions = Table(
     Column("content_sha256", String(64), nullable=False, unique=True),
     Column("document", JSONB, nullable=False),
     Column("published_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# 友だち追加 and ブロック per city calendar day (domain/friends.py): counters only, no personal data.
+# A day's counts are spread over a few rows (``shard``, picked by the resident id) so consumers counting
+# the same day at once do not all wait on one row lock; readers add them up.
+friend_changes_daily = Table(
+    "friend_changes_daily",
+    metadata,
+    Column("day", Date, primary_key=True, comment="the city's calendar day of the LINE event"),
+    Column("shard", SmallInteger, primary_key=True),
+    Column("follows", Integer, nullable=False, server_default="0"),
+    Column("unfollows", Integer, nullable=False, server_default="0"),
 )

@@ -48,19 +48,23 @@ class Resident:
         resident.events.append(ResidentFollowed(resident.id, line_user_id, occurred_at_ms, refollowed=False))
         return resident
 
-    def follow(self, occurred_at_ms: int) -> None:
+    def follow(self, occurred_at_ms: int) -> bool:
+        """Whether the status changed (an older event, or a follow while following, changes nothing)."""
         if occurred_at_ms < self.status_changed_at_ms or self.status is ResidentStatus.FOLLOWING:
-            return
+            return False
         self.status = ResidentStatus.FOLLOWING
         self.status_changed_at_ms = occurred_at_ms
         self.events.append(ResidentFollowed(self.id, self.line_user_id, occurred_at_ms, refollowed=True))
+        return True
 
-    def unfollow(self, occurred_at_ms: int) -> None:
+    def unfollow(self, occurred_at_ms: int) -> bool:
+        """Whether the status changed."""
         if occurred_at_ms < self.status_changed_at_ms or self.status is ResidentStatus.BLOCKED:
-            return
+            return False
         self.status = ResidentStatus.BLOCKED
         self.status_changed_at_ms = occurred_at_ms
         self.events.append(ResidentUnfollowed(self.id, self.line_user_id, occurred_at_ms))
+        return True
 
 
 def blocked_before_first_follow(line_user_id: str, occurred_at_ms: int) -> Resident:

@@ -3,11 +3,15 @@
 The internal API answers only callers with a token for the audience ``segment`` (checked by the
 platform's guard before any view runs); each view then says who may call it: reading needs any
 staff role or a service identity, publishing the 受信設定 taxonomy needs システム管理者 (admin).
+
+``GET /internal/residents/summary?days=30`` is the staff console's ダッシュボード: 友だち数, ブロック数
+and follows/blocks per day of the city's calendar, oldest day first (domain/friends.py).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from cityline_common.health import standard_readiness
 from cityline_common.internal_auth import ANY_STAFF, SERVICE_IDENTITY, current_caller, requires, requires_role
@@ -17,6 +21,7 @@ from flask import Flask, Response, jsonify, request
 from segment_service.bootstrap import SegmentService, bootstrap
 from segment_service.config import Settings
 from segment_service.domain.commands import PublishTaxonomy
+from segment_service.domain.friends import DEFAULT_DAYS, MAX_DAYS
 from segment_service.domain.taxonomy import InvalidTaxonomy
 from segment_service.manifest import MANIFEST
 from segment_service.service_layer import views
@@ -37,6 +42,16 @@ def create_app(service: SegmentService | None = None) -> Flask:
     @requires(READERS)
     def resident_stats() -> Response:
         return jsonify(service.bus.query(views.resident_counts))
+
+    @app.get("/internal/residents/summary")
+    @requires(READERS)
+    def resident_summary() -> tuple[Response, int]:
+        raw = request.args.get("days", str(DEFAULT_DAYS))
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not 1 <= int(raw) <= MAX_DAYS:
+            return bad_request(f"days must be a whole number from 1 to {MAX_DAYS}")
+        summary = service.bus.query(views.friend_summary(int(raw), service.timezone, datetime.now(UTC),
+                                                         service.status_counts))
+        return jsonify(summary.as_json()), 200
 
     @app.get("/internal/taxonomy")
     @requires(READERS)

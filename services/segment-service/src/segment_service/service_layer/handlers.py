@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from cityline_common.messagebus import Handlers
 
 from segment_service import contracts
 from segment_service.domain import commands, events, model
+from segment_service.domain.friends import CITY_TIMEZONE, FriendChange, day_of, shard_of
 from segment_service.domain.taxonomy import parse_taxonomy
 from segment_service.service_layer.unit_of_work import AbstractSegmentUnitOfWork
 
@@ -16,22 +18,42 @@ Seal = Callable[[uuid.UUID, str], str]
 """Seals a resident's LINE user id for a message about that resident."""
 
 
-def follow_resident(command: commands.FollowResident, uow: AbstractSegmentUnitOfWork) -> None:
-    resident = uow.residents.get_by_line_user_id(command.line_user_id)
-    if resident is None:
-        uow.residents.add(model.Resident.first_follow(command.line_user_id, command.occurred_at_ms))
-        return
-    resident.follow(command.occurred_at_ms)
-    uow.residents.save(resident)
+def follow_resident(timezone: ZoneInfo) -> Callable[[commands.FollowResident, AbstractSegmentUnitOfWork], None]:
+    def handler(command: commands.FollowResident, uow: AbstractSegmentUnitOfWork) -> None:
+        resident = uow.residents.get_by_line_user_id(command.line_user_id)
+        if resident is None:
+            resident = model.Resident.first_follow(command.line_user_id, command.occurred_at_ms)
+            uow.residents.add(resident)
+        elif resident.follow(command.occurred_at_ms):
+            uow.residents.save(resident)
+        else:
+            return  # already a friend, or an older event: nothing changes, nothing is counted
+        _count(uow, timezone, resident, FriendChange.FOLLOW, command.occurred_at_ms)
+
+    return handler
 
 
-def unfollow_resident(command: commands.UnfollowResident, uow: AbstractSegmentUnitOfWork) -> None:
-    resident = uow.residents.get_by_line_user_id(command.line_user_id)
-    if resident is None:
-        uow.residents.add(model.blocked_before_first_follow(command.line_user_id, command.occurred_at_ms))
-        return
-    resident.unfollow(command.occurred_at_ms)
-    uow.residents.save(resident)
+def unfollow_resident(timezone: ZoneInfo) -> Callable[[commands.UnfollowResident, AbstractSegmentUnitOfWork], None]:
+    def handler(command: commands.UnfollowResident, uow: AbstractSegmentUnitOfWork) -> None:
+        resident = uow.residents.get_by_line_user_id(command.line_user_id)
+        if resident is None:
+            # A block is a block on the day it happened, also of someone who followed before we
+            # were there to see it.
+            resident = model.blocked_before_first_follow(command.line_user_id, command.occurred_at_ms)
+            uow.residents.add(resident)
+        elif resident.unfollow(command.occurred_at_ms):
+            uow.residents.save(resident)
+        else:
+            return
+        _count(uow, timezone, resident, FriendChange.UNFOLLOW, command.occurred_at_ms)
+
+    return handler
+
+
+def _count(uow: AbstractSegmentUnitOfWork, timezone: ZoneInfo, resident: model.Resident, change: FriendChange,
+           occurred_at_ms: int) -> None:
+    """Count the change on the city's day of the event, in the transaction that makes it."""
+    uow.friend_changes.count(day_of(occurred_at_ms, timezone), change, shard_of(resident.id.int))
 
 
 def publish_taxonomy(command: commands.PublishTaxonomy, uow: AbstractSegmentUnitOfWork) -> tuple[int, bool]:
@@ -64,11 +86,13 @@ def announce_taxonomy(event: events.TaxonomyPublished, uow: AbstractSegmentUnitO
     uow.emit(contracts.TaxonomyPublished(version=event.version, content_sha256=event.content_sha256))
 
 
-def handlers(seal: Seal) -> Handlers[AbstractSegmentUnitOfWork]:
+def handlers(seal: Seal, timezone: ZoneInfo | None = None) -> Handlers[AbstractSegmentUnitOfWork]:
+    """``timezone``: the city's, whose calendar days the daily friend counts follow."""
+    city = timezone or ZoneInfo(CITY_TIMEZONE)
     return (
         Handlers[AbstractSegmentUnitOfWork]()
-        .command(commands.FollowResident, follow_resident)
-        .command(commands.UnfollowResident, unfollow_resident)
+        .command(commands.FollowResident, follow_resident(city))
+        .command(commands.UnfollowResident, unfollow_resident(city))
         .command(commands.PublishTaxonomy, publish_taxonomy)
         .event(events.ResidentFollowed, announce_followed(seal))
         .event(events.ResidentUnfollowed, announce_unfollowed)

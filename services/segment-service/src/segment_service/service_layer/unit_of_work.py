@@ -10,6 +10,7 @@ from cityline_common.db import SqlUnitOfWork
 from cityline_common.unit_of_work import AbstractUnitOfWork, HasEvents
 from sqlalchemy import Engine
 
+from segment_service.adapters.friend_changes import AbstractFriendChanges, SqlFriendChanges
 from segment_service.adapters.orm import plumbing
 from segment_service.adapters.repository import AbstractResidentRepository, SqlResidentRepository
 from segment_service.adapters.taxonomy_repository import AbstractTaxonomyRepository, SqlTaxonomyRepository
@@ -18,6 +19,7 @@ from segment_service.adapters.taxonomy_repository import AbstractTaxonomyReposit
 class AbstractSegmentUnitOfWork(AbstractUnitOfWork):
     residents: AbstractResidentRepository
     taxonomies: AbstractTaxonomyRepository
+    friend_changes: AbstractFriendChanges  # follows and blocks per day, counted with each change
 
     def _aggregates(self) -> Iterable[HasEvents]:
         return self.residents.seen
@@ -33,4 +35,5 @@ class SqlSegmentUnitOfWork(AbstractSegmentUnitOfWork, SqlUnitOfWork):
         super().__enter__()
         self.residents = SqlResidentRepository(self.connection, self._cipher, self._index)
         self.taxonomies = SqlTaxonomyRepository(self.connection)
+        self.friend_changes = SqlFriendChanges(self.connection)
         return self

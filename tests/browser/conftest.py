@@ -1,0 +1,263 @@
+"""The staff console (admin-ui) served for real, and Chromium driving it.
+
+One console for the whole directory: a database of its own (so its 操作ログ and staff list hold only
+what these tests did, and the manual's screenshots show nothing else), every service's schema
+migrated, the demo departments and accounts seeded by ``admin-ui-users seed-demo`` as ``make up`` does,
+a few more staff made through the service layer, then ``cityline-serve admin-ui`` and
+``cityline-serve segment-service`` (the dashboard's figures) started as the Procfile starts them.
+
+Every page a test looks at goes through :meth:`Screens.look`: axe-core at WCAG 2.1 AA, no message
+refused by the CSP in the browser console, and, when given a name, a screenshot for docs/manual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from testsupport import TEST_KEYS
+from testsupport.browser import (
+    MANUAL_IMAGES,
+    VIEWPORT,
+    TotpCodes,
+    axe_violations,
+    describe_violations,
+    launch,
+)
+from testsupport.processes import BIN, RunningProcess, free_port
+
+ADMIN_DATABASE_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql+psycopg2://cityline:cityline@127.0.0.1:5432/postgres")
+
+
+@dataclass(frozen=True)
+class Account:
+    login_id: str
+    display_name: str
+    password: str
+    totp_secret: str
+
+
+@dataclass
+class Console:
+    url: str
+    env: dict[str, str]
+    accounts: dict[str, Account]  # "admin", "approver", "author", "viewer" (the demo accounts), and extras
+
+    def cli(self, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run one of the console's command-line tools against the test database."""
+        return subprocess.run([str(BIN / argv[0]), *argv[1:]], env={**os.environ, **self.env}, input=stdin,
+                              capture_output=True, text=True, timeout=60)
+
+
+# Staff made besides the demo accounts (through the service layer, with known TOTP secrets).
+EXTRA_STAFF = {
+    # key: (login id, name, grants as "role:department")
+    "sato": ("sato.hanako", "佐藤 花子", ("author:kosodate", "viewer:kouhou")),
+    "ito": ("ito.jiro", "伊藤 次郎", ("viewer:kouhou",)),
+    "yamada": ("yamada.kenta", "山田 健太", ("viewer:bousai",)),
+}
+EXTRA_PASSWORD = "mikan no hana saku oka de 2026"  # test accounts only
+
+
+@pytest.fixture(scope="package")
+def browser_database_url() -> Iterator[str]:
+    """A database of these tests' own, every installed service's schema at head."""
+    from cityline_common.manifest import registered_services
+    from cityline_common.migrations import upgrade
+
+    name = f"cityline_browser_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(ADMIN_DATABASE_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(ADMIN_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        for service in registered_services().values():
+            upgrade(service, url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _make_extra_staff(env: dict[str, str]) -> dict[str, Account]:
+    from admin_ui.bootstrap import bootstrap
+    from admin_ui.config import Settings
+    from admin_ui.domain.commands import CreateStaff
+    from admin_ui.domain.permissions import Grant, Role
+    from admin_ui.domain.security import new_totp_secret
+    from cityline_common.settings import load_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        service = bootstrap(load_settings(Settings))
+    made = {}
+    try:
+        for key, (login_id, name, grants) in EXTRA_STAFF.items():
+            secret = new_totp_secret()
+            chosen = frozenset(Grant(Role(role), department) for role, department in
+                               (grant.split(":") for grant in grants))
+            service.bus.handle(CreateStaff(None, login_id, name, chosen, password=EXTRA_PASSWORD, totp_secret=secret))
+            made[key] = Account(login_id, name, EXTRA_PASSWORD, secret)
+    finally:
+        service.engine.dispose()
+    return made
+
+
+@pytest.fixture(scope="package")
+def console(browser_database_url: str, amqp_url: str) -> Iterator[Console]:
+    from admin_ui.entrypoints.users_cli import DEMO_ACCOUNTS, demo_totp_secret
+    from cityline_common.manifest import all_processes
+
+    admin_port, segment_port = free_port(), free_port()
+    nobody = f"http://127.0.0.1:{free_port()}"  # the processes not started here: shown as stopped
+    urls = {process.url_env: nobody for process in all_processes() if process.port is not None}
+    urls.update(ADMIN_UI_URL=f"http://127.0.0.1:{admin_port}", SEGMENT_SERVICE_URL=f"http://127.0.0.1:{segment_port}")
+    env = {
+        "DATABASE_URL": browser_database_url, "AMQP_URL": amqp_url, "LOG_FORMAT": "text", **TEST_KEYS, **urls,
+        "ADMIN_UI_PORT": str(admin_port), "SEGMENT_SERVICE_PORT": str(segment_port), "GUNICORN_WORKERS": "1",
+        # The local demo's settings (.env.example): served over http://127.0.0.1, so cookies drop Secure.
+        "ADMIN_UI_COOKIE_SECURE": "false", "ADMIN_UI_ARGON2_TIME_COST": "2", "ADMIN_UI_ARGON2_MEMORY_KIB": "24576",
+    }
+    seeded = subprocess.run([str(BIN / "admin-ui-users"), "seed-demo"], env={**os.environ, **env},
+                            capture_output=True, text=True, timeout=120)
+    assert seeded.returncode == 0, seeded.stderr
+    accounts = {}
+    for login_id, name, _grants, password in DEMO_ACCOUNTS:
+        assert login_id in seeded.stdout and demo_totp_secret(login_id) in seeded.stdout  # printed for newcomers
+        accounts[login_id.removeprefix("demo-")] = Account(login_id, name, password, demo_totp_secret(login_id))
+    accounts.update(_make_extra_staff(env))
+
+    processes = [
+        RunningProcess("admin-ui", ["cityline-serve", "admin-ui"], env, f"{urls['ADMIN_UI_URL']}/readyz"),
+        RunningProcess("segment-service", ["cityline-serve", "segment-service"], env,
+                       f"{urls['SEGMENT_SERVICE_URL']}/readyz"),
+    ]
+    try:
+        for process in processes:
+            process.start(timeout=60)
+        yield Console(urls["ADMIN_UI_URL"], env, accounts)
+    finally:
+        for process in processes:
+            process.stop()
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="package")
+def totp() -> TotpCodes:
+    return TotpCodes()
+
+
+# What a city office PC sends (the sessions page shows it; HeadlessChrome would puzzle readers of the manual).
+DESKTOP_USER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                      "Chrome/126.0.0.0 Safari/537.36")
+CSP_REFUSAL = re.compile(r"Refused to|Content Security Policy", re.IGNORECASE)
+
+
+@dataclass
+class Screens:
+    """Opens browser contexts on the console and checks every page looked at."""
+
+    browser: Any
+    console: Console
+    totp: TotpCodes
+    contexts: list[Any] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    looked_at: list[str] = field(default_factory=list)
+
+    def page(self, locale: str = "ja-JP", **options: Any) -> Any:
+        options.setdefault("user_agent", DESKTOP_USER_AGENT)
+        context = self.browser.new_context(viewport=VIEWPORT, locale=locale, timezone_id="Asia/Tokyo",
+                                           base_url=self.console.url, device_scale_factor=1,
+                                           accept_downloads=True, **options)
+        context.set_default_timeout(10_000)
+        self.contexts.append(context)
+        page = context.new_page()
+        page.on("console", lambda message: self.console_errors.append(f"{page.url}: {message.text}")
+                if message.type == "error" and CSP_REFUSAL.search(message.text) else None)
+        return page
+
+    def look(self, page: Any, shot: str | None = None, *, full_page: bool = False) -> None:
+        """axe-core finds nothing at WCAG 2.1 AA, the CSP refused nothing; ``shot``: docs/manual/images/<shot>.png."""
+        page.wait_for_load_state("load")
+        violations = axe_violations(page)
+        assert not violations, describe_violations(page.url, violations)
+        assert not self.console_errors, "\n".join(self.console_errors)
+        self.looked_at.append(page.url)
+        if shot:
+            MANUAL_IMAGES.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(MANUAL_IMAGES / f"{shot}.png"), full_page=full_page, animations="disabled",
+                            caret="hide")
+
+    def sign_in(self, page: Any, account: Account, *, shots: tuple[str, str] | None = None,
+                code: Callable[[], str] | None = None) -> None:
+        """Password, then the authenticator code (or ``code()``: a recovery code); lands signed in."""
+        page.goto("/signin")
+        page.get_by_label("ログインID").fill(account.login_id)
+        page.get_by_label("パスワード").fill(account.password)
+        self.look(page, shots[0] if shots else None)
+        page.get_by_role("button", name="次へ").click()
+        page.wait_for_url(re.compile(r"/signin/code"))
+        page.get_by_label("確認コード").fill(code() if code else self.totp.code(account.totp_secret))
+        self.look(page, shots[1] if shots else None)
+        page.get_by_role("button", name="サインイン", exact=True).click()
+        page.wait_for_url(lambda url: "/signin" not in url)
+
+    def signed_in(self, account: Account, **options: Any) -> Any:
+        page = self.page(**options)
+        self.sign_in(page, account)
+        return page
+
+    def close(self) -> None:
+        for context in self.contexts:
+            with contextlib.suppress(Exception):
+                context.close()
+
+
+@pytest.fixture
+def screens(browser: Any, console: Console, totp: TotpCodes) -> Iterator[Screens]:
+    opened = Screens(browser, console, totp)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture(scope="package")
+def admin_state(browser: Any, console: Console, totp: TotpCodes) -> dict[str, Any]:
+    """demo-admin signed in once; tests open contexts with this state instead of signing in again."""
+    screens = Screens(browser, console, totp)
+    try:
+        page = screens.signed_in(console.accounts["admin"])
+        state: dict[str, Any] = page.context.storage_state()
+        return state
+    finally:
+        screens.close()
+
+
+@pytest.fixture
+def admin(screens: Screens, admin_state: dict[str, Any]) -> Any:
+    """A page signed in as demo-admin (システム管理者)."""
+    return screens.page(storage_state=admin_state)
