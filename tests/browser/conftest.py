@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from testsupport import TEST_KEYS
 from testsupport.browser import (
@@ -76,7 +77,8 @@ def browser_database_url() -> Iterator[str]:
     from cityline_common.migrations import upgrade
 
     name = f"cityline_browser_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN_DATABASE_URL, isolation_level="AUTOCOMMIT")
+    # No pool: the drop at the end may come after another test restarted PostgreSQL (the outage drill).
+    admin = create_engine(ADMIN_DATABASE_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(ADMIN_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
