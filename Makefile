@@ -69,6 +69,7 @@ up: seed
 	@$(LOAD_ENV); export PATH="$(CURDIR)/$(BIN):$$PATH"; \
 	echo; echo "  管理画面 (admin UI): http://127.0.0.1:$${ADMIN_UI_PORT:-8000}/signin  (demo accounts and TOTP secrets above)"; \
 	echo "  LINE emulator:      http://127.0.0.1:$${LINE_EMULATOR_PORT:-8090}/_emulator/stats"; \
+	echo "  受信設定 (LIFF):     http://127.0.0.1:$${SEGMENT_SERVICE_PORT:-8002}/liff/#mock-id-token=…  (mint a token: .env.example)"; \
 	echo "  Ctrl-C stops everything."; echo; \
 	exec $(BIN)/honcho start -f Procfile -e $(ENV_FILE)
 

@@ -322,3 +322,42 @@ def _values_with(path: str, value: Any) -> dict[str, Any]:
 def test_wrong_values_are_refused_with_a_reason(values, reason):
     with pytest.raises(helm.HelmError, match=re.escape(reason)):
         render(values)
+
+
+WITH_LIFF = {**WITH_INGRESS, "liff": {"host": "liff.city.itami.lg.jp"},
+             "config": {"LINE_LOGIN_CHANNEL_ID": "2000000001", "LIFF_ID": "2000000001-AbCdEfGh"}}
+
+
+def test_only_the_liff_page_of_segment_service_is_public_on_its_own_host():
+    documents = render(WITH_LIFF)
+    ingresses = by_kind(documents, "Ingress")
+    liff = ingresses["itami-cityline-liff"]
+    (rule,) = liff["spec"]["rules"]
+    assert rule["host"] == "liff.city.itami.lg.jp"
+    (path,) = rule["http"]["paths"]
+    assert (path["path"], path["pathType"]) == ("/liff/", "Prefix")
+    assert path["backend"]["service"]["name"] == "itami-cityline-segment-service"
+    assert liff["spec"]["tls"] == [{"hosts": ["liff.city.itami.lg.jp"], "secretName": "tls"}]
+    # No other Ingress reaches segment-service, and no other host serves /liff/.
+    for name, ingress in ingresses.items():
+        backends = [p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]]
+        assert ("itami-cityline-segment-service" in backends) == (name == "itami-cityline-liff"), name
+    # The ingress controller may now reach segment-service (and only because of the LIFF host).
+    controller = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    (allowed,) = by_kind(documents, "NetworkPolicy")["itami-cityline-segment-service"]["spec"]["ingress"]
+    assert controller in allowed["from"]
+    config = by_kind(documents, "ConfigMap")["itami-cityline"]["data"]
+    assert config["LINE_LOGIN_CHANNEL_ID"] == "2000000001" and config["LINE_LOGIN_API_BASE_URL"] == "https://api.line.me"
+    assert "LIFF_MOCK" not in config
+    for version in KUBERNETES_VERSIONS:
+        kubernetes_validate.validate(liff, version, strict=True)
+
+
+@pytest.mark.parametrize(("values", "reason"), [
+    ({"liff": {"host": "liff.city.itami.lg.jp"}}, "liff.host needs ingress.enabled"),
+    ({**WITH_INGRESS, "liff": {"host": "liff.city.itami.lg.jp"}}, "liff.host needs config.LINE_LOGIN_CHANNEL_ID"),
+    ({**WITH_LIFF, "config": {**WITH_LIFF["config"], "LIFF_MOCK": "true"}}, "LIFF_MOCK"),
+])
+def test_a_liff_host_needs_the_ingress_and_a_login_channel(values, reason):
+    with pytest.raises(helm.HelmError, match=re.escape(reason)):
+        render(values)

@@ -1,7 +1,8 @@
 """Internal APIs deny by default, for every registered service as its entrypoint builds it.
 
 Every route of every service is either anonymous by design (health, readiness, metrics, static
-files, ingress-webhook's signature-checked webhook) or under ``/internal/``; every ``/internal/``
+files, ingress-webhook's signature-checked webhook, segment-service's LIFF page, whose API takes a
+LINE token instead) or under ``/internal/``; every ``/internal/``
 route answers 401 to a request without a token, with a forged one, an expired one or one for another
 service, and something else to a valid token of sufficient rights. admin-ui's own pages are guarded
 by its staff sign-in, not here; an ``/internal/`` route it grows is checked like the others.
@@ -36,6 +37,9 @@ pytestmark = pytest.mark.integration
 
 SERVICES = sorted(registered_services())
 ANONYMOUS = {"/healthz", "/readyz", "/metrics"}
+# segment-service's residents' page: anonymous to the internal guard; its API needs a LINE token.
+LIFF_PAGE = {"/liff/", "/liff/static/<path:filename>"}
+LIFF_API = {"/liff/api/preferences"}
 EVERY_ROLE = StaffClaims("staff-all", (RoleGrant(None, "admin"), RoleGrant("総務課", "approver"),
                                        RoleGrant("総務課", "author"), RoleGrant("総務課", "viewer")))
 
@@ -94,12 +98,24 @@ def sufficient_credentials(audience: str) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_every_route_is_anonymous_by_design_or_internal_and_guarded(service_env, name):
+def test_every_route_is_anonymous_by_design_or_internal_and_guarded(service_env, monkeypatch, name):
+    # The LIFF page is served only with a LINE Login channel; LINE itself is never asked here.
+    monkeypatch.setenv("LINE_LOGIN_CHANNEL_ID", "2000000001")
+    monkeypatch.setenv("LINE_LOGIN_API_BASE_URL", "http://127.0.0.1:9")
     with built(name) as (app, service):
         client = app.test_client()
         anonymous = set(ANONYMOUS)
         if name == "ingress":
             anonymous.add(service.settings.webhook_path)  # LINE's webhook: its signature is checked instead
+        if name == "segment":
+            anonymous |= LIFF_PAGE | LIFF_API
+            for path in LIFF_API:  # no LINE token, no answer
+                for method in ("GET", "PUT"):
+                    response = client.open(path, method=method, json={})
+                    assert response.status_code == 401, f"{method} {path}"
+                    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+            assert {rule.rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/liff")} == (
+                LIFF_PAGE | LIFF_API)
         internal = []
         for rule in app.url_map.iter_rules():
             if is_internal_path(rule.rule):
@@ -128,7 +144,13 @@ def test_every_route_is_anonymous_by_design_or_internal_and_guarded(service_env,
             assert client.get("/internal/no-such-route", headers=headers).status_code == 401, label
         if name == "segment":
             assert {rule.rule for rule in internal} == {"/internal/residents/stats", "/internal/residents/summary",
-                                                       "/internal/taxonomy"}
+                                                       "/internal/taxonomy", "/internal/account-texts",
+                                                       "/internal/account-texts/<key>",
+                                                       # 受信設定 and segments (segments_api.py)
+                                                       "/internal/segments", "/internal/segments/count",
+                                                       "/internal/segments/<uuid:segment_id>",
+                                                       "/internal/taxonomy/preview",
+                                                       "/internal/deliveries/<delivery_id>/recipients"}
 
 
 @pytest.fixture
@@ -156,7 +178,75 @@ def test_a_viewer_reads_segment_stats_but_only_an_admin_publishes_the_taxonomy(s
     assert segment.get("/internal/taxonomy", headers=viewer).json["taxonomy"]["categories"] == document["categories"]
 
 
+def test_only_an_admin_changes_the_greeting_and_a_bad_text_changes_nothing(segment):
+    viewer = internal_headers("segment", (("総務課", "viewer"),))
+    admin = internal_headers("segment", ((None, "admin"),))
+    text = {"text": f"伊丹市です。友だち追加ありがとうございます。{uuid.uuid4().hex[:6]}"}
+    for refused in (viewer, internal_headers("segment", (("総務課", "approver"),)),
+                    internal_headers("segment", service="dispatcher")):
+        assert segment.put("/internal/account-texts/greeting", json=text, headers=refused).status_code == 403
+    changed = segment.put("/internal/account-texts/greeting", json=text, headers=admin)
+    assert changed.status_code == 200 and changed.json["text"] == text["text"]
+    for key, body, reason in (("greeting", {"text": ""}, "must not be empty"),
+                              ("greeting", {"text": "x" * 1001}, "at most 1000"),
+                              ("greeting", {"text": 5}, "must be a string"),
+                              ("greeting", {"text": "a", "more": 1}, "body must be"),
+                              ("farewell", {"text": "さようなら"}, "unknown text")):
+        refused = segment.put(f"/internal/account-texts/{key}", json=body, headers=admin)
+        assert refused.status_code == 400 and reason in refused.json["reason"], (key, body)
+    listed = {each["key"]: each for each in segment.get("/internal/account-texts", headers=viewer).json["texts"]}
+    assert listed["greeting"]["text"] == text["text"] and not listed["greeting"]["default"]
+    assert listed["greeting_refollow"]["default"] and "以前の受信設定" in listed["greeting_refollow"]["text"]
+
+
 def test_a_token_under_the_key_being_rotated_out_is_still_accepted(segment):
     old = InternalTokenSigner.from_spec(RETIRING_TEST_SIGNING_KEY, "admin")
     staff = StaffClaims("staff-old-key", (RoleGrant("総務課", "viewer"),))
     assert segment.get("/internal/residents/stats", headers=bearer(old.for_staff("segment", staff))).status_code == 200
+
+
+def test_segments_follow_department_rules_and_only_the_dispatcher_resolves(segment):
+    """Staff draft and save segments only in their departments; recipient lists are the dispatcher's."""
+    document = {"municipality": {"code": "282073", "name": "伊丹市"},
+                "categories": [{"key": "bousai", "label": "防災", "always_delivered": True},
+                               {"key": "kosodate", "label": "子育て"}],
+                "districts": [{"key": "minami", "label": "南"}]}
+    admin = internal_headers("segment", ((None, "admin"),))
+    assert segment.post("/internal/taxonomy", json=document, headers=admin).status_code in {200, 201}
+    body = {"name": "南の子育て", "department": "子育て支援課",
+            "expression": {"and": [{"category": ["kosodate"]}, {"district": ["minami"]}]}}
+    author = internal_headers("segment", (("子育て支援課", "author"),))
+    elsewhere = internal_headers("segment", (("広報課", "author"),))
+    viewer = internal_headers("segment", (("子育て支援課", "viewer"),))
+    dispatcher = internal_headers("segment", service="dispatcher")
+
+    count = segment.post("/internal/segments/count", json={"expression": body["expression"]}, headers=author)
+    assert count.status_code == 200 and set(count.json) == {"matching", "unanswered", "recipients",
+                                                            "unansweredIncluded"}
+    assert segment.post("/internal/segments/count", json=body, headers=viewer).status_code == 403
+    bad = segment.post("/internal/segments/count", json={"expression": {"district": ["atlantis"]}}, headers=author)
+    assert bad.status_code == 400 and "atlantis" in bad.json["reason"]
+
+    assert segment.post("/internal/segments", json=body, headers=elsewhere).status_code == 403
+    assert segment.post("/internal/segments", json=body, headers=viewer).status_code == 403
+    created = segment.post("/internal/segments", json=body, headers=author)
+    assert created.status_code == 201
+    path = f"/internal/segments/{created.json['id']}"
+    assert segment.get(path, headers=viewer).json["name"] == "南の子育て"
+    assert segment.get(path, headers=elsewhere).status_code == 404
+    assert created.json["id"] not in str(segment.get("/internal/segments", headers=elsewhere).json)
+    assert segment.put(path, json={**body, "name": "改名"}, headers=elsewhere).status_code == 403
+    assert segment.put(path, json={**body, "name": "改名"}, headers=author).status_code == 200
+    assert segment.delete(path, headers=elsewhere).status_code == 403
+
+    delivery = f"/internal/deliveries/d-{uuid.uuid4().hex[:8]}/recipients"
+    assert segment.post(delivery, json={"segmentId": created.json["id"]}, headers=author).status_code == 403
+    assert segment.post(delivery, json={"segmentId": created.json["id"]},
+                        headers=internal_headers("segment", service="richmenu")).status_code == 403
+    frozen = segment.post(delivery, json={"segmentId": created.json["id"]}, headers=dispatcher)
+    assert frozen.status_code == 201
+    assert segment.post(delivery, json={"segmentId": created.json["id"]}, headers=dispatcher).status_code == 200
+    page = segment.get(f"{delivery}?after=0&limit=500", headers=dispatcher)
+    assert page.status_code == 200 and page.json["members"] == frozen.json["members"]
+    assert segment.get(f"{delivery}?after=0&limit=500", headers=author).status_code == 403
+    assert segment.delete(path, headers=author).status_code == 200

@@ -30,6 +30,7 @@ def test_topic_exchanges_keep_what_nobody_routes():
 def test_a_queue_is_bound_only_to_what_its_consumer_handles():
     bindings = {(b["destination"], b["source"], b["routing_key"]) for b in definitions()["bindings"]}
     segment = {(source, key) for destination, source, key in bindings if destination == "segment.line-events"}
-    assert segment == {("line.events", "line.event.follow"), ("line.events", "line.event.unfollow")}
+    # Follows and blocks (residents), messages and postbacks (受信設定 in the chat): nothing else.
+    assert segment == {("line.events", f"line.event.{kind}") for kind in ("follow", "unfollow", "message", "postback")}
     # No queue waits for a consumer that does not exist.
     assert {queue.name for queue in registered_queues()} == {"segment.line-events"}

@@ -26,7 +26,13 @@
 {{- fail "signingKeySecret must be a Secret of its own, not existingSecret: every pod gets existingSecret, only admin-ui the signing key" }}
 {{- end }}
 {{- end }}
-{{- if and .Values.ingress.enabled (not (or .Values.ingress.webhookHost .Values.ingress.adminHost)) }}
+{{- if and .Values.ingress.enabled (not (or .Values.ingress.webhookHost .Values.ingress.adminHost .Values.liff.host)) }}
 {{- fail "ingress.enabled needs ingress.webhookHost and/or ingress.adminHost" }}
+{{- end }}
+{{- if and .Values.liff.host (not .Values.ingress.enabled) }}
+{{- fail "liff.host needs ingress.enabled (the page is published through the ingress)" }}
+{{- end }}
+{{- if and .Values.liff.host (not .Values.config.LINE_LOGIN_CHANNEL_ID) }}
+{{- fail "liff.host needs config.LINE_LOGIN_CHANNEL_ID (without it segment-service serves no /liff/)" }}
 {{- end }}
 {{- end -}}

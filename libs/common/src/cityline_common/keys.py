@@ -163,7 +163,7 @@ def column_status(connection: Connection, target: Target, cipher: FieldCipher, i
         _token_version(token).label("version"),
         _token_key(token).label("field_key"),
         (_index_key(target.table.c[index_column]) if index_column else literal(None)).label("index_key"),
-    ).subquery()
+    ).where(token.is_not(None)).subquery()  # a nullable column's empty rows hold no key
     groups = connection.execute(
         select(inner.c.version, inner.c.field_key, inner.c.index_key, func.count())
         .group_by(inner.c.version, inner.c.field_key, inner.c.index_key)

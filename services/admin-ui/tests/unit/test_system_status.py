@@ -43,7 +43,7 @@ def test_staff_see_every_process_of_every_service_in_japanese_with_the_friends_c
     status = bus.handle(ShowSystemStatus(staff=VIEWER))
 
     shown = {service.name: (service.label, service.state_text) for service in status.services}
-    assert shown["segment-consumer"] == ("友だち登録・ブロックの反映", "正常")
+    assert shown["segment-consumer"] == ("友だち登録・あいさつ・受信設定チャット", "正常")
     assert shown["dispatcher"] == ("配信", "停止または異常")
     assert {"ingress-webhook", "segment-service", "richmenu-service", "admin-ui", "outbox-relay"} <= set(shown)
     assert "ingress-housekeeping" not in shown  # a CronJob has nothing to ask

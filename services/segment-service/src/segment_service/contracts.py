@@ -37,3 +37,34 @@ class TaxonomyPublished(Contract):
 
     version: int
     content_sha256: str
+
+
+class PreferencesChanged(Contract):
+    """A resident's 受信設定 changed (chat, LIFF page, import or staff correction). Carries the new
+    answers as taxonomy keys; the resident is named by resident id only."""
+
+    contract = ContractInfo("segment.PreferencesChanged", 1, CITY_EVENTS, "segment.resident.preferences-changed")
+
+    resident_id: uuid.UUID
+    occurred_at_ms: int
+    source: str  # chat | liff | import | staff
+    first_answer: bool
+    taxonomy_version: int
+    categories: tuple[str, ...]
+    district: str | None = None
+    age_band: str | None = None
+    language: str | None = None
+    children: tuple[str, ...] = ()  # birth year-months, "2021-04"
+
+
+class TaxonomyKeysRemapped(Contract):
+    """Publishing a taxonomy merged or retired keys: answers moved from each old key to its new one
+    (``to`` null: retired). Consumers holding keys (rich menu rules) follow the same map."""
+
+    contract = ContractInfo("segment.TaxonomyKeysRemapped", 1, CITY_EVENTS, "segment.taxonomy.keys-remapped")
+
+    version: int
+    dimension: str
+    from_key: str
+    to_key: str | None = None
+    residents_moved: int

@@ -222,3 +222,31 @@ def test_rows_held_by_live_transactions_are_skipped_not_waited_for_and_taken_in_
     [(code, output)] = result
     assert code == 0, output
     assert rotated() == 10
+
+
+def test_display_names_rotate_with_the_line_ids_and_rows_without_one_are_not_counted(database, segment):
+    from datetime import UTC, datetime
+
+    from segment_service.adapters.line_api import Profile
+    from segment_service.adapters.orm import DISPLAY_NAME
+    from segment_service.adapters.profiles import SqlProfileStore
+
+    old = segment(OLD_FIELD, OLD_INDEX)
+    for n in range(1, 6):
+        old.bus.handle(FollowResident(user(n), 1000))
+    named = [row_id for row_id, _token, _index in stored(database)][:3]
+    SqlProfileStore(old.engine, old.cipher).save([(row_id, Profile("伊丹 花子", "ja")) for row_id in named],
+                                                 datetime.now(UTC))
+    segment(BOTH_FIELD, BOTH_INDEX)
+    code, before = keys("status")
+    assert code == 0
+    assert "segment: segment.residents.display_name_ct: 3 rows" in before  # the two without a name hold no key
+
+    code, out = keys("rotate")
+    assert code == 0, out
+    new = FieldCipher.from_spec(NEW_FIELD)
+    with database.connect() as connection:
+        rows = connection.execute(select(residents.c.id, residents.c.display_name_ct)
+                                  .where(residents.c.display_name_ct.is_not(None))).all()
+    assert {new.decrypt_for_row(token, DISPLAY_NAME.context, row_id) for row_id, token in rows} == {"伊丹 花子"}
+    assert all(token.startswith("v2:k2:") for _row_id, token in rows)

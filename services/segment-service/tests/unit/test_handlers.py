@@ -84,7 +84,7 @@ def test_a_sealed_line_event_from_ingress_becomes_a_follow(city):
     event = {"type": "follow", "timestamp": 7, "source": {"type": "user", "userId": HANAKO}}
     message = LineWebhookEvent.seal(CIPHER, destination="U" + "0" * 32, webhook_event_id="01J", event_type="follow",
                                     is_redelivery=False, standby=False, event=event)
-    service = type("Service", (), {"bus": bus, "cipher": CIPHER})()
+    service = type("Service", (), {"bus": bus, "cipher": CIPHER, "line": None})()  # no reply token: no answer
     with data.uow() as uow:
         deliver_line_event(service, LineWebhookEvent.parse(message.outbound("01J").body), uow)
         uow.commit()

@@ -42,3 +42,19 @@ def test_every_problem_is_reported_at_once():
 def test_shapeless_documents_are_refused(raw):
     with pytest.raises(InvalidTaxonomy):
         parse_taxonomy(raw)
+
+
+def test_a_v1_document_with_child_stages_still_parses_and_publishing_drops_the_buckets():
+    v1 = {"municipality": {"code": "282073", "name": "伊丹市"},
+          "categories": [{"key": "kosodate", "label": "子育て"}],
+          "child_stages": [{"key": "age3_5", "label": "3〜5歳"}]}
+    taxonomy = parse_taxonomy(v1)
+    assert "child_stages" not in taxonomy.document() and taxonomy.max_children == 6
+    assert taxonomy.document()["languages"] == []
+
+
+def test_the_demo_city_offers_languages_and_children_by_birth_month():
+    taxonomy = parse_taxonomy(yaml.safe_load(DEMO.read_text(encoding="utf-8")))
+    assert taxonomy.keys("languages")[:2] == ("ja", "en") and taxonomy.max_children == 6
+    with pytest.raises(InvalidTaxonomy, match=r"children\.max"):
+        parse_taxonomy({**yaml.safe_load(DEMO.read_text(encoding="utf-8")), "children": {"max": 99}})

@@ -7,13 +7,22 @@ same factory (like one database), so a test can follow a resident through severa
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Self
 
 from cityline_common.unit_of_work import InMemoryUnitOfWork
 
+from segment_service.adapters.account_texts import AbstractAccountTexts
+from segment_service.adapters.follower_imports import AbstractFollowerImports, ImportProgress
 from segment_service.adapters.friend_changes import AbstractFriendChanges
+from segment_service.adapters.in_memory_answers import (
+    InMemoryAnswersData,
+    InMemoryAnswersRepository,
+    InMemorySegmentRepository,
+    InMemorySegmentsData,
+)
 from segment_service.adapters.repository import AbstractResidentRepository
 from segment_service.adapters.taxonomy_repository import AbstractTaxonomyRepository, PublishedTaxonomy
 from segment_service.domain.friends import SHARDS, FriendChange
@@ -46,6 +55,45 @@ class InMemoryResidentRepository(AbstractResidentRepository):
         for resident in self._store.values():
             counts[resident.status.value] += 1
         return counts
+
+    def register_imported(self, line_user_ids: Sequence[str]) -> int:
+        added = 0
+        for line_user_id in dict.fromkeys(line_user_ids):
+            if line_user_id not in self._store:
+                self._store[line_user_id] = Resident.imported(line_user_id)
+                added += 1
+        return added
+
+
+class InMemoryAccountTexts(AbstractAccountTexts):
+    def __init__(self, store: dict[str, tuple[str, str | None]]) -> None:
+        self._store = store
+
+    def get(self, key: str) -> str | None:
+        found = self._store.get(key)
+        return None if found is None else found[0]
+
+    def put(self, key: str, text: str, staff: str) -> None:
+        self._store[key] = (text, staff)
+
+    def all(self) -> dict[str, tuple[str, str | None]]:
+        return dict(self._store)
+
+
+class InMemoryFollowerImports(AbstractFollowerImports):
+    def __init__(self, store: dict[str, ImportProgress]) -> None:
+        self._store = store
+
+    def unfinished(self) -> ImportProgress | None:
+        found = [each for each in self._store.values() if not each.finished]
+        return replace(found[-1]) if found else None
+
+    def get(self, run_id: str) -> ImportProgress | None:
+        found = self._store.get(run_id)
+        return None if found is None else replace(found)
+
+    def save(self, progress: ImportProgress) -> None:
+        self._store[progress.run_id] = replace(progress)
 
 
 class InMemoryTaxonomyRepository(AbstractTaxonomyRepository):
@@ -93,6 +141,10 @@ class InMemorySegmentData:
     residents: dict[str, Resident] = field(default_factory=dict)
     taxonomies: list[PublishedTaxonomy] = field(default_factory=list)
     friend_changes: dict[tuple[date, int], list[int]] = field(default_factory=dict)
+    texts: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    follower_imports: dict[str, ImportProgress] = field(default_factory=dict)
+    answers: InMemoryAnswersData = field(default_factory=InMemoryAnswersData)
+    segments: InMemorySegmentsData = field(default_factory=InMemorySegmentsData)
     units: list[InMemorySegmentUnitOfWork] = field(default_factory=list)
 
     def uow(self) -> InMemorySegmentUnitOfWork:
@@ -115,5 +167,17 @@ class InMemorySegmentUnitOfWork(InMemoryUnitOfWork, AbstractSegmentUnitOfWork):
         self.residents = InMemoryResidentRepository(self._data.residents)
         self.taxonomies = InMemoryTaxonomyRepository(self._data.taxonomies)
         self.friend_changes = InMemoryFriendChanges(self._data.friend_changes)
+        self.texts = InMemoryAccountTexts(self._data.texts)
+        self.follower_imports = InMemoryFollowerImports(self._data.follower_imports)
+        self.answers = InMemoryAnswersRepository(self._data.answers, self._data.residents)
+        self.segments = InMemorySegmentRepository(self._data.segments, self._data.answers, self._data.residents)
         return self
+
+    def commit(self) -> None:
+        super().commit()
+        self._run_after_commit()
+
+    def rollback(self) -> None:
+        super().rollback()
+        self._discard_after_commit()
 

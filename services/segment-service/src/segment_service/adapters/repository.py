@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from cityline_common.crypto import BlindIndex, CryptoError, FieldCipher
 from cityline_common.keys import lock_blind_indexes
@@ -10,7 +12,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from segment_service.adapters.orm import LINE_USER_ID, residents
-from segment_service.domain.model import Resident, ResidentStatus
+from segment_service.domain.model import Resident, ResidentOrigin, ResidentStatus, validate_line_user_id
 
 LINE_USER_ID_CONTEXT = LINE_USER_ID.context  # bound with the resident id: row_context(context, id)
 LINE_USER_ID_INDEX = LINE_USER_ID.blind_index_purpose or ""
@@ -32,6 +34,12 @@ class AbstractResidentRepository(abc.ABC):
 
     @abc.abstractmethod
     def count_by_status(self) -> dict[str, int]: ...
+
+    @abc.abstractmethod
+    def register_imported(self, line_user_ids: Sequence[str]) -> int:
+        """Register the followers LINE listed that are not residents yet (``origin = import``, following,
+        no event: they followed before this system existed). Existing residents are left as they are,
+        whatever their status. Answers how many were added."""
 
 
 class SqlResidentRepository(AbstractResidentRepository):
@@ -99,6 +107,7 @@ class SqlResidentRepository(AbstractResidentRepository):
                 line_user_id_bidx=self._index.compute(LINE_USER_ID_INDEX, resident.line_user_id),
                 status=resident.status.value,
                 status_changed_at_ms=resident.status_changed_at_ms,
+                followed_at=_followed_at(resident),
             )
         )
         self.seen.add(resident)
@@ -108,7 +117,9 @@ class SqlResidentRepository(AbstractResidentRepository):
             residents.update()
             .where(residents.c.id == resident.id)
             .values(status=resident.status.value, status_changed_at_ms=resident.status_changed_at_ms,
-                    updated_at=func.now())
+                    updated_at=func.now(),
+                    # a new friendship begins with each follow; a block keeps when the last one began
+                    followed_at=_followed_at(resident) or residents.c.followed_at)
         )
 
     def count_by_status(self) -> dict[str, int]:
@@ -116,3 +127,39 @@ class SqlResidentRepository(AbstractResidentRepository):
         counts = {status.value: 0 for status in ResidentStatus}
         counts.update({status: count for status, count in rows})
         return counts
+
+    def register_imported(self, line_user_ids: Sequence[str]) -> int:
+        """Takes the look-up locks of every id (the protocol of :meth:`get_by_line_user_id`, so a follow
+        event for one of them waits, then finds the row), then inserts those no index under any key
+        of the ring names."""
+        ids = list(dict.fromkeys(validate_line_user_id(each) for each in line_user_ids))
+        candidates = {each: self._index.candidates(LINE_USER_ID_INDEX, each) for each in ids}
+        every = [index for indexes in candidates.values() for index in indexes]
+        if not every:
+            return 0
+        lock_blind_indexes(self._connection, every)
+        existing = set(self._connection.execute(
+            select(residents.c.line_user_id_bidx).where(residents.c.line_user_id_bidx.in_(every))).scalars())
+        new = [each for each in ids if existing.isdisjoint(candidates[each])]
+        if not new:
+            return 0
+        rows = []
+        for line_user_id in new:
+            resident = Resident.imported(line_user_id)
+            rows.append({
+                "id": resident.id,
+                "line_user_id_ct": self._cipher.encrypt_for_row(line_user_id, LINE_USER_ID_CONTEXT, resident.id),
+                "line_user_id_bidx": self._index.compute(LINE_USER_ID_INDEX, line_user_id),
+                "status": resident.status.value,
+                "status_changed_at_ms": resident.status_changed_at_ms,
+                "origin": ResidentOrigin.IMPORT.value,
+                "followed_at": None,  # unknown: before this system
+            })
+        self._connection.execute(insert(residents), rows)
+        return len(new)
+
+
+def _followed_at(resident: Resident) -> datetime | None:
+    if resident.status is not ResidentStatus.FOLLOWING:
+        return None
+    return datetime.fromtimestamp(resident.status_changed_at_ms / 1000, UTC)

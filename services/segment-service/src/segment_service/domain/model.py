@@ -22,6 +22,19 @@ def validate_line_user_id(value: str) -> str:
     return value
 
 
+class FollowOutcome(StrEnum):
+    """What a follow event did: it decides the greeting (none for a follow that changed nothing)."""
+
+    FIRST = "first"          # a new friend: the greeting
+    REFOLLOWED = "refollowed"  # came back after blocking: the re-follow greeting (answers were kept)
+    UNCHANGED = "unchanged"  # already a friend, or an older event: no greeting
+
+
+class ResidentOrigin(StrEnum):
+    FOLLOW = "follow"  # a follow event
+    IMPORT = "import"  # a friend from before this system, found by `import-followers`
+
+
 class ResidentStatus(StrEnum):
     FOLLOWING = "following"  # 友だち
     BLOCKED = "blocked"      # ブロック中
@@ -47,6 +60,13 @@ class Resident:
         )
         resident.events.append(ResidentFollowed(resident.id, line_user_id, occurred_at_ms, refollowed=False))
         return resident
+
+    @classmethod
+    def imported(cls, line_user_id: str) -> Resident:
+        """A friend from before this system (LINE's follower ids): following since an unknown time, so
+        any follow or block event that arrives later is newer and applies. No event: nobody followed."""
+        return cls(id=uuid.uuid4(), line_user_id=validate_line_user_id(line_user_id),
+                   status=ResidentStatus.FOLLOWING, status_changed_at_ms=0)
 
     def follow(self, occurred_at_ms: int) -> bool:
         """Whether the status changed (an older event, or a follow while following, changes nothing)."""

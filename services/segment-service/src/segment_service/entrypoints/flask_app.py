@@ -6,6 +6,10 @@ staff role or a service identity, publishing the 受信設定 taxonomy needs シ
 
 ``GET /internal/residents/summary?days=30`` is the staff console's ダッシュボード: 友だち数, ブロック数
 and follows/blocks per day of the city's calendar, oldest day first (domain/friends.py).
+
+``GET /internal/account-texts`` lists the city's texts to residents (the greetings on follow and
+re-follow, domain/texts.py); ``PUT /internal/account-texts/<key>`` with ``{"text": …}`` changes one
+(システム管理者 only).
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ from flask import Flask, Response, jsonify, request
 
 from segment_service.bootstrap import SegmentService, bootstrap
 from segment_service.config import Settings
-from segment_service.domain.commands import PublishTaxonomy
+from segment_service.domain.commands import PublishTaxonomy, SetAccountText
 from segment_service.domain.friends import DEFAULT_DAYS, MAX_DAYS
 from segment_service.domain.taxonomy import InvalidTaxonomy
+from segment_service.domain.texts import InvalidAccountText
+from segment_service.entrypoints.liff import register_liff
+from segment_service.entrypoints.segments_api import register_segments_api
 from segment_service.manifest import MANIFEST
 from segment_service.service_layer import views
 
@@ -37,6 +44,8 @@ def create_app(service: SegmentService | None = None) -> Flask:
         "segment-service", standard_readiness(service.engine, MANIFEST.schema, service.settings.amqp_url),
         internal_verifier=service.verifier,
     )
+    register_liff(app, service)  # the residents' LIFF page: anonymous, its API takes a LINE token
+    register_segments_api(app, service)  # segments, recipient lists, taxonomy previews (segments_api.py)
 
     @app.get("/internal/residents/stats")
     @requires(READERS)
@@ -65,15 +74,39 @@ def create_app(service: SegmentService | None = None) -> Flask:
     @requires_role("admin")
     def post_taxonomy() -> tuple[Response, int]:
         document = request.get_json(silent=True)
-        if document is None:
+        if not isinstance(document, dict):
             return bad_request("body must be a JSON taxonomy document")
+        mappings = {}
+        if "document" in document:  # {"document": …, "mappings": …}: merges and retirements
+            document, mappings = document["document"], document.get("mappings", {})
+            if not isinstance(mappings, dict) or not all(isinstance(m, dict) for m in mappings.values()):
+                return bad_request('mappings: {"categories": {"old": "new" or null}, …}')
         try:
-            version, created = service.bus.handle(PublishTaxonomy(document))
+            version, created = service.bus.handle(PublishTaxonomy(document, mappings))
         except InvalidTaxonomy as exc:
             return bad_request(str(exc))
         caller = current_caller()
         log.info("taxonomy published" if created else "taxonomy unchanged",
                  extra={"version": version, "caller": caller.subject, "issuer": caller.issuer})
         return jsonify(version=version, created=created), 201 if created else 200
+
+    @app.get("/internal/account-texts")
+    @requires(READERS)
+    def get_account_texts() -> Response:
+        return jsonify(texts=service.bus.query(views.account_texts))
+
+    @app.put("/internal/account-texts/<key>")
+    @requires_role("admin")
+    def put_account_text(key: str) -> tuple[Response, int]:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or set(body) != {"text"}:
+            return bad_request('body must be {"text": "…"}')
+        caller = current_caller()
+        try:
+            service.bus.handle(SetAccountText(key=key, text=body["text"], staff=caller.subject[:64]))
+        except InvalidAccountText as exc:
+            return bad_request(str(exc))
+        log.info("account text changed", extra={"key": key, "caller": caller.subject, "issuer": caller.issuer})
+        return jsonify(key=key, text=service.bus.query(views.greeting_text(key))), 200
 
     return app

@@ -65,3 +65,22 @@ def current_taxonomy(uow: AbstractSegmentUnitOfWork) -> dict[str, Any] | None:
     if latest is None:
         return None
     return {"version": latest.version, "contentSha256": latest.content_sha256, "taxonomy": latest.document}
+
+
+def account_texts(uow: AbstractSegmentUnitOfWork) -> list[dict[str, Any]]:
+    """Every account text: the staff's where set (with who set it), the default otherwise."""
+    from segment_service.domain.texts import DEFAULT_TEXTS
+
+    stored = uow.texts.all()
+    return [{"key": key, "text": stored[key][0] if key in stored else default, "default": key not in stored,
+             "updatedBy": stored[key][1] if key in stored else None}
+            for key, default in sorted(DEFAULT_TEXTS.items())]
+
+
+def greeting_text(key: str) -> Callable[[AbstractSegmentUnitOfWork], str]:
+    def view(uow: AbstractSegmentUnitOfWork) -> str:
+        from segment_service.domain.texts import DEFAULT_TEXTS
+
+        return uow.texts.get(key) or DEFAULT_TEXTS[key]
+
+    return view

@@ -1,0 +1,211 @@
+"""Saved segments, counts and frozen recipient lists: the port and its PostgreSQL adapter."""
+
+from __future__ import annotations
+
+import abc
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from cityline_common.crypto import FieldCipher
+from sqlalchemy import BigInteger, Connection, func, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import insert
+
+from segment_service.adapters.orm import (
+    LINE_USER_ID,
+    recipient_list_members,
+    recipient_lists,
+    resident_answers,
+    residents,
+    segments,
+)
+from segment_service.adapters.segment_sql import compile_expression, membership
+from segment_service.domain.codes import TaxonomyCodes
+from segment_service.domain.segments import Expression, SegmentCount
+
+
+@dataclass(frozen=True)
+class SavedSegment:
+    id: uuid.UUID
+    name: str
+    department: str
+    expression: dict[str, Any]
+    taxonomy_version: int
+    created_by: str
+    updated_by: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": str(self.id), "name": self.name, "department": self.department, "expression": self.expression,
+                "taxonomyVersion": self.taxonomy_version, "createdBy": self.created_by, "updatedBy": self.updated_by,
+                "createdAt": self.created_at.isoformat() if self.created_at else None,
+                "updatedAt": self.updated_at.isoformat() if self.updated_at else None}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation of an expression: the moment (followed-within) and the city's day (ages)."""
+
+    expression: Expression
+    codes: TaxonomyCodes
+    at: datetime
+    today: date
+    with_unanswered: bool
+
+
+@dataclass(frozen=True)
+class RecipientList:
+    id: int
+    delivery_id: str
+    members: int
+    include_unanswered: bool
+    evaluated_on: date
+    taxonomy_version: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"deliveryId": self.delivery_id, "members": self.members,
+                "includeUnanswered": self.include_unanswered, "evaluatedOn": self.evaluated_on.isoformat(),
+                "taxonomyVersion": self.taxonomy_version}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    position: int
+    resident_id: uuid.UUID
+    line_user_id: str
+
+
+class AbstractSegmentRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, segment: SavedSegment) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, segment_id: uuid.UUID) -> SavedSegment | None: ...
+
+    @abc.abstractmethod
+    def in_departments(self, departments: frozenset[str] | None) -> list[SavedSegment]:
+        """Saved segments of these departments (None: every department), by department and name."""
+
+    @abc.abstractmethod
+    def update(self, segment: SavedSegment) -> None: ...
+
+    @abc.abstractmethod
+    def delete(self, segment_id: uuid.UUID) -> bool: ...
+
+    @abc.abstractmethod
+    def count(self, evaluation: Evaluation) -> SegmentCount: ...
+
+    @abc.abstractmethod
+    def freeze(self, delivery_id: str, expression_json: dict[str, Any], evaluation: Evaluation,
+               taxonomy_version: int) -> tuple[RecipientList, bool]:
+        """The delivery's recipient list, made now from ``evaluation`` unless it exists: (list, created)."""
+
+    @abc.abstractmethod
+    def recipient_list(self, delivery_id: str) -> RecipientList | None: ...
+
+    @abc.abstractmethod
+    def page(self, list_id: int, after: int, limit: int) -> list[Recipient]:
+        """Members with a position after ``after``, in position order (keyset)."""
+
+
+class SqlSegmentRepository(AbstractSegmentRepository):
+    def __init__(self, connection: Connection, cipher: FieldCipher) -> None:
+        self._connection = connection
+        self._cipher = cipher
+
+    def add(self, segment: SavedSegment) -> None:
+        self._connection.execute(segments.insert().values(
+            id=segment.id, name=segment.name, department=segment.department, expression=segment.expression,
+            taxonomy_version=segment.taxonomy_version, created_by=segment.created_by, updated_by=segment.updated_by))
+
+    def get(self, segment_id: uuid.UUID) -> SavedSegment | None:
+        row = self._connection.execute(select(segments).where(segments.c.id == segment_id)).first()
+        return _segment(row) if row is not None else None
+
+    def in_departments(self, departments: frozenset[str] | None) -> list[SavedSegment]:
+        query = select(segments).order_by(segments.c.department, segments.c.name, segments.c.id)
+        if departments is not None:
+            query = query.where(segments.c.department.in_(sorted(departments)))
+        return [_segment(row) for row in self._connection.execute(query)]
+
+    def update(self, segment: SavedSegment) -> None:
+        self._connection.execute(segments.update().where(segments.c.id == segment.id).values(
+            name=segment.name, expression=segment.expression, taxonomy_version=segment.taxonomy_version,
+            updated_by=segment.updated_by, updated_at=func.now()))
+
+    def delete(self, segment_id: uuid.UUID) -> bool:
+        return bool(self._connection.execute(segments.delete().where(segments.c.id == segment_id)).rowcount)
+
+    def count(self, evaluation: Evaluation) -> SegmentCount:
+        """One pass over ``resident_answers`` (no join): matching, unanswered and, when the unanswered
+        are included, the recipients, each a ``count(*) FILTER (…)`` of the same scan."""
+        condition = compile_expression(evaluation.expression, evaluation.codes, at=evaluation.at,
+                                       today=evaluation.today)
+        unanswered = resident_answers.c.answered_at.is_(None)
+        # A count is a short scan: compiling it (JIT) would cost more than it saves.
+        self._connection.execute(text("SET LOCAL jit = off"))
+        aggregates = [func.count().filter(condition), func.count().filter(unanswered)]
+        if evaluation.with_unanswered:
+            aggregates.append(func.count().filter(or_(condition, unanswered)))
+        row = self._connection.execute(
+            select(*aggregates).select_from(resident_answers).where(resident_answers.c.following)).one()
+        matching, unanswered_count = int(row[0]), int(row[1])
+        recipients = int(row[2]) if evaluation.with_unanswered else matching
+        return SegmentCount(matching, unanswered_count, recipients, evaluation.with_unanswered)
+
+    def freeze(self, delivery_id: str, expression_json: dict[str, Any], evaluation: Evaluation,
+               taxonomy_version: int) -> tuple[RecipientList, bool]:
+        list_id = self._connection.execute(
+            insert(recipient_lists).values(
+                delivery_id=delivery_id, expression=expression_json, include_unanswered=evaluation.with_unanswered,
+                evaluated_on=evaluation.today, taxonomy_version=taxonomy_version, members=0)
+            .on_conflict_do_nothing(index_elements=[recipient_lists.c.delivery_id])
+            .returning(recipient_lists.c.id)).scalar_one_or_none()
+        if list_id is None:  # frozen before (or being frozen now: the insert waited for that transaction)
+            existing = self.recipient_list(delivery_id)
+            assert existing is not None
+            return existing, False
+        where = membership(evaluation.expression, evaluation.codes, at=evaluation.at, today=evaluation.today,
+                           with_unanswered=evaluation.with_unanswered)
+        chosen = (select(literal(list_id, BigInteger),
+                         func.row_number().over(),  # scan order: no sort of the members
+                         resident_answers.c.resident_id)
+                  .select_from(resident_answers).where(where))
+        result = self._connection.execute(recipient_list_members.insert().from_select(
+            ["list_id", "position", "resident_id"], chosen))
+        members = int(result.rowcount)
+        self._connection.execute(recipient_lists.update().where(recipient_lists.c.id == list_id)
+                                 .values(members=members))
+        made = self.recipient_list(delivery_id)
+        assert made is not None
+        return made, True
+
+    def recipient_list(self, delivery_id: str) -> RecipientList | None:
+        row = self._connection.execute(
+            select(recipient_lists).where(recipient_lists.c.delivery_id == delivery_id)).first()
+        if row is None:
+            return None
+        return RecipientList(row.id, row.delivery_id, row.members, row.include_unanswered, row.evaluated_on,
+                             row.taxonomy_version)
+
+    def page(self, list_id: int, after: int, limit: int) -> list[Recipient]:
+        # Positions are 1..members without gaps: the range bounds the scan to the page itself, and the
+        # planner joins each member to its resident by primary key (never a scan of ``residents``).
+        rows = self._connection.execute(
+            select(recipient_list_members.c.position, recipient_list_members.c.resident_id,
+                   residents.c.line_user_id_ct)
+            .join(residents, residents.c.id == recipient_list_members.c.resident_id)
+            .where(recipient_list_members.c.list_id == list_id, recipient_list_members.c.position > after,
+                   recipient_list_members.c.position <= after + limit)
+            .order_by(recipient_list_members.c.position)).all()
+        decrypt = self._cipher.decrypt_for_row
+        context = LINE_USER_ID.context
+        return [Recipient(position, resident_id, decrypt(token, context, resident_id))
+                for position, resident_id, token in rows]
+
+
+def _segment(row: Any) -> SavedSegment:
+    return SavedSegment(row.id, row.name, row.department, row.expression, row.taxonomy_version, row.created_by,
+                        row.updated_by, row.created_at, row.updated_at)

@@ -1,0 +1,174 @@
+"""segment-service's internal API for segments and taxonomy changes (thin: commands and queries on the bus).
+
+* ``POST /internal/segments/count`` ``{"expression", "unanswered"}``: staff who may draft (作成者,
+  承認者, システム管理者);
+* ``GET /internal/segments`` and ``GET /internal/segments/<id>``: any staff role, the segments of the
+  departments they hold a role in (every department for システム管理者);
+* ``POST /internal/segments`` ``{"name", "department", "expression"}``, ``PUT`` / ``DELETE
+  /internal/segments/<id>``: 作成者 in that department, or システム管理者;
+* ``POST /internal/taxonomy/preview`` ``{"document", "mappings"}``: システム管理者;
+* ``POST /internal/deliveries/<delivery id>/recipients`` ``{"expression" or "segmentId",
+  "unanswered"}`` and ``GET …/recipients?after=0&limit=1000``: the service ``dispatcher`` only.
+
+Department rules are checked again in the service layer (``SegmentForbidden``), not only here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from cityline_common.internal_auth import ANY_STAFF, InternalCaller, current_caller, requires, services, staff_role
+from cityline_common.web import bad_request
+from flask import Flask, Response, jsonify, request
+
+from segment_service.bootstrap import SegmentService
+from segment_service.domain.commands import DeleteSegment, FreezeRecipients, SaveSegment
+from segment_service.domain.segments import InvalidSegment
+from segment_service.domain.taxonomy import InvalidTaxonomy
+from segment_service.service_layer import segments, taxonomy_changes
+from segment_service.service_layer.preferences import NoTaxonomy
+from segment_service.service_layer.segments import SegmentForbidden, SegmentNotFound
+
+DRAFTERS = staff_role("author", "approver", "admin")
+EDITORS = staff_role("author", "admin")
+DISPATCHER = services("dispatcher")
+DEFAULT_PAGE = 1000
+
+
+def visible_departments(caller: InternalCaller) -> frozenset[str] | None:
+    if caller.holds_everywhere("admin"):
+        return None
+    return frozenset(grant.department for grant in caller.roles if grant.department is not None)
+
+
+def editable_departments(caller: InternalCaller) -> frozenset[str] | None:
+    if caller.holds_everywhere("admin"):
+        return None
+    return caller.departments_with("author") | caller.departments_with("admin")
+
+
+def _body() -> dict[str, Any] | None:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else None
+
+
+def register_segments_api(app: Flask, service: SegmentService) -> None:
+    bus = service.bus
+
+    def refused(exc: Exception) -> tuple[Response, int]:
+        if isinstance(exc, SegmentForbidden):
+            return jsonify(error="Forbidden", reason=str(exc)), 403
+        if isinstance(exc, SegmentNotFound):
+            return jsonify(error="Not Found", reason=str(exc)), 404
+        if isinstance(exc, NoTaxonomy):
+            return bad_request(str(exc), 409)
+        return bad_request(str(exc))
+
+    @app.post("/internal/segments/count")
+    @requires(DRAFTERS)
+    def count_segment() -> tuple[Response, int]:
+        body = _body()
+        if body is None or "expression" not in body:
+            return bad_request('body must be {"expression": …, "unanswered": "auto|include|exclude"}')
+        try:
+            counted = bus.query(segments.count(body["expression"], str(body.get("unanswered", "auto")),
+                                               service.timezone))
+        except (InvalidSegment, NoTaxonomy) as exc:
+            return refused(exc)
+        return jsonify(counted.as_json()), 200
+
+    @app.get("/internal/segments")
+    @requires(ANY_STAFF)
+    def list_segments() -> Response:
+        found = bus.query(segments.saved_segments(visible_departments(current_caller())))
+        return jsonify(segments=[segment.as_json() for segment in found])
+
+    @app.get("/internal/segments/<uuid:segment_id>")
+    @requires(ANY_STAFF)
+    def get_segment(segment_id: uuid.UUID) -> tuple[Response, int]:
+        found = bus.query(segments.saved_segment(segment_id))
+        departments = visible_departments(current_caller())
+        if found is None or (departments is not None and found.department not in departments):
+            return jsonify(error="Not Found", reason="no such segment"), 404
+        return jsonify(found.as_json()), 200
+
+    def save(segment_id: uuid.UUID | None) -> tuple[Response, int]:
+        body = _body()
+        if body is None or not {"name", "department", "expression"} <= set(body) \
+                or not isinstance(body["name"], str) or not isinstance(body["department"], str):
+            return bad_request('body must be {"name": "…", "department": "…", "expression": …}')
+        caller = current_caller()
+        try:
+            saved = bus.handle(SaveSegment(body["name"], body["department"], body["expression"],
+                                           caller.staff_id or caller.subject, editable_departments(caller),
+                                           segment_id))
+        except (InvalidSegment, NoTaxonomy, SegmentForbidden, SegmentNotFound) as exc:
+            return refused(exc)
+        return jsonify(id=str(saved.id)), 201 if saved.created else 200
+
+    @app.post("/internal/segments")
+    @requires(EDITORS)
+    def create_segment() -> tuple[Response, int]:
+        return save(None)
+
+    @app.put("/internal/segments/<uuid:segment_id>")
+    @requires(EDITORS)
+    def update_segment(segment_id: uuid.UUID) -> tuple[Response, int]:
+        return save(segment_id)
+
+    @app.delete("/internal/segments/<uuid:segment_id>")
+    @requires(EDITORS)
+    def delete_segment(segment_id: uuid.UUID) -> tuple[Response, int]:
+        try:
+            deleted = bus.handle(DeleteSegment(segment_id, editable_departments(current_caller())))
+        except SegmentForbidden as exc:
+            return refused(exc)
+        return (jsonify(deleted=True), 200) if deleted else (jsonify(error="Not Found", reason="no such segment"), 404)
+
+    @app.post("/internal/taxonomy/preview")
+    @requires(staff_role("admin"))
+    def preview_taxonomy() -> tuple[Response, int]:
+        body = _body()
+        if body is None or not isinstance(body.get("document"), dict) \
+                or not isinstance(body.get("mappings", {}), dict):
+            return bad_request('body must be {"document": {…}, "mappings": {"categories": {"old": "new"}}}')
+        try:
+            seen = bus.query(taxonomy_changes.preview(body["document"], body.get("mappings", {})))
+        except InvalidTaxonomy as exc:
+            return bad_request(str(exc))
+        return jsonify(seen.as_json()), 200
+
+    @app.post("/internal/deliveries/<delivery_id>/recipients")
+    @requires(DISPATCHER)
+    def freeze_recipients(delivery_id: str) -> tuple[Response, int]:
+        body = _body()
+        if body is None:
+            return bad_request('body must be {"expression": …} or {"segmentId": "…"}, with "unanswered"')
+        try:
+            segment_id = uuid.UUID(body["segmentId"]) if body.get("segmentId") is not None else None
+        except (ValueError, TypeError, AttributeError):
+            return bad_request("segmentId: a segment id")
+        try:
+            frozen = bus.handle(FreezeRecipients(delivery_id, body.get("expression"), segment_id,
+                                                 str(body.get("unanswered", "auto"))))
+        except (InvalidSegment, NoTaxonomy, SegmentNotFound) as exc:
+            return refused(exc)
+        return jsonify(deliveryId=frozen.delivery_id, members=frozen.members), 201 if frozen.created else 200
+
+    @app.get("/internal/deliveries/<delivery_id>/recipients")
+    @requires(DISPATCHER)
+    def recipients(delivery_id: str) -> tuple[Response, int]:
+        after, limit = request.args.get("after", "0"), request.args.get("limit", str(DEFAULT_PAGE))
+        if not (after.isascii() and after.isdigit() and limit.isascii() and limit.isdigit()) \
+                or not 1 <= int(limit) <= segments.MAX_PAGE or len(after) > 9:
+            return bad_request(f"after: a position (0 to start); limit: 1 to {segments.MAX_PAGE}")
+        page = bus.query(segments.recipients_page(delivery_id, int(after), int(limit)))
+        if page is None:
+            return jsonify(error="Not Found", reason="no recipient list for this delivery"), 404
+        return jsonify(
+            **page.recipients.as_json(),
+            recipients=[{"position": m.position, "residentId": str(m.resident_id), "lineUserId": m.line_user_id}
+                        for m in page.members],
+            next=page.next_after,
+        ), 200
