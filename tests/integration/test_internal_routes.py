@@ -154,9 +154,35 @@ def test_every_route_is_anonymous_by_design_or_internal_and_guarded(service_env,
 
 
 @pytest.fixture
-def segment(service_env):
-    with built("segment") as (app, _service):
-        yield app.test_client()
+def segment(service_env, monkeypatch):
+    """segment-service over a database of its own: publishing a taxonomy is refused while stored
+    answers hold a key it drops, and other tests of the session store answers."""
+    with own_database() as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        with built("segment") as (app, _service):
+            yield app.test_client()
+
+
+@contextmanager
+def own_database() -> Iterator[str]:
+    from cityline_common.migrations import upgrade
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    from conftest import ADMIN_DATABASE_URL
+
+    name = f"cityline_routes_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(ADMIN_DATABASE_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(ADMIN_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(registered_services()["segment"], url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_a_viewer_reads_segment_stats_but_only_an_admin_publishes_the_taxonomy(segment):
@@ -248,5 +274,12 @@ def test_segments_follow_department_rules_and_only_the_dispatcher_resolves(segme
     assert segment.post(delivery, json={"segmentId": created.json["id"]}, headers=dispatcher).status_code == 200
     page = segment.get(f"{delivery}?after=0&limit=500", headers=dispatcher)
     assert page.status_code == 200 and page.json["members"] == frozen.json["members"]
+    assert all(set(r) == {"position", "residentId"} for r in page.json["recipients"])  # opaque by default
+    opened = segment.get(f"{delivery}?after=0&limit=500&with=lineUserId", headers=dispatcher)
+    assert opened.status_code == 200
+    assert [r["residentId"] for r in opened.json["recipients"]] == [r["residentId"] for r in page.json["recipients"]]
+    assert all(r["lineUserId"] for r in opened.json["recipients"])
+    assert segment.get(f"{delivery}?after=0&with=displayName", headers=dispatcher).status_code == 400
+    assert segment.get(f"{delivery}?after=0&with=lineUserId", headers=author).status_code == 403
     assert segment.get(f"{delivery}?after=0&limit=500", headers=author).status_code == 403
     assert segment.delete(path, headers=author).status_code == 200

@@ -236,7 +236,22 @@ def test_a_recipient_list_is_frozen_once_and_streamed_by_keyset_with_line_ids(se
         seen.extend(page.members)
         after = page.next_after
     assert [m.position for m in seen] == [1, 2, 3, 4]
-    assert {m.line_user_id for m in seen} == {line_id(100 + n) for n in range(1, 5)}
+    assert {m.line_user_id for m in seen} == {None}  # opaque resident ids by default: no join, nothing opened
+    opened, after = [], 0
+    while after is not None:
+        page = service.bus.query(segment_views.recipients_page(delivery, after, 3, with_line_user_id=True))
+        opened.extend(page.members)
+        after = page.next_after
+    assert [(m.position, m.resident_id) for m in opened] == [(m.position, m.resident_id) for m in seen]
+    assert {m.line_user_id for m in opened} == {line_id(100 + n) for n in range(1, 5)}
     assert service.bus.query(segment_views.recipients_page("no-such-delivery", 0, 10)) is None
     with service.engine.connect() as connection:
         assert connection.execute(select(recipient_list_members.c.resident_id)).first() is not None
+    # Positions are made without gaps; were one ever missing, a page is read row by row, not misnumbered.
+    with service.engine.begin() as connection:
+        connection.execute(recipient_list_members.delete().where(
+            recipient_list_members.c.position == 2, recipient_list_members.c.list_id == select(
+                recipient_lists.c.id).where(recipient_lists.c.delivery_id == delivery).scalar_subquery()))
+    gapped = service.bus.query(segment_views.recipients_page(delivery, 0, 3))
+    assert [(m.position, m.resident_id) for m in gapped.members] == [(1, seen[0].resident_id),
+                                                                     (3, seen[2].resident_id)]

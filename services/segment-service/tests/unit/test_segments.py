@@ -167,6 +167,9 @@ def test_a_recipient_list_is_frozen_once_per_delivery_and_paged_by_keyset(city):
     assert len(page.members) == 1 and page.next_after == 1
     rest = bus.query(segments.recipients_page("delivery-1", page.next_after, 10))
     assert rest.next_after is None
-    assert {m.line_user_id for m in page.members + rest.members} == {line_id(0), line_id(1)}
+    assert {m.line_user_id for m in page.members + rest.members} == {None}  # opaque ids by default
+    opened = bus.query(segments.recipients_page("delivery-1", 0, 10, with_line_user_id=True))
+    assert [m.resident_id for m in opened.members] == [m.resident_id for m in page.members + rest.members]
+    assert {m.line_user_id for m in opened.members} == {line_id(0), line_id(1)}
     with pytest.raises(InvalidSegment):
         bus.handle(FreezeRecipients("delivery-2"))

@@ -179,11 +179,11 @@ class InMemorySegmentRepository(AbstractSegmentRepository):
         found = self._data.lists.get(delivery_id)
         return found[0] if found is not None else None
 
-    def page(self, list_id: int, after: int, limit: int) -> list[Recipient]:
+    def page(self, list_id: int, after: int, limit: int, with_line_user_id: bool = False) -> list[Recipient]:
         line_ids = {r.id: r.line_user_id for r in self._residents.values()}
         for made, members in self._data.lists.values():
             if made.id == list_id:
-                return [Recipient(position, resident_id, line_ids[resident_id])
+                return [Recipient(position, str(resident_id), line_ids[resident_id] if with_line_user_id else None)
                         for position, resident_id in enumerate(members, start=1) if position > after][:limit]
         return []
 

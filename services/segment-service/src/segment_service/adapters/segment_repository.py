@@ -6,11 +6,11 @@ import abc
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from cityline_common.crypto import FieldCipher
-from sqlalchemy import BigInteger, Connection, func, literal, or_, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, Connection, Text, cast, func, literal, literal_column, or_, select, text
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 
 from segment_service.adapters.orm import (
     LINE_USER_ID,
@@ -70,11 +70,12 @@ class RecipientList:
                 "taxonomyVersion": self.taxonomy_version}
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
+    """A member of a frozen list (a tuple: half a million of them are made per delivery)."""
+
     position: int
-    resident_id: uuid.UUID
-    line_user_id: str
+    resident_id: str  # opaque to the dispatcher: the resident's uuid as text
+    line_user_id: str | None = None  # opened only when asked for (the dispatcher, per send batch)
 
 
 class AbstractSegmentRepository(abc.ABC):
@@ -106,8 +107,9 @@ class AbstractSegmentRepository(abc.ABC):
     def recipient_list(self, delivery_id: str) -> RecipientList | None: ...
 
     @abc.abstractmethod
-    def page(self, list_id: int, after: int, limit: int) -> list[Recipient]:
-        """Members with a position after ``after``, in position order (keyset)."""
+    def page(self, list_id: int, after: int, limit: int, with_line_user_id: bool = False) -> list[Recipient]:
+        """Members with a position after ``after``, in position order (keyset): opaque resident ids, and
+        their LINE user ids opened only ``with_line_user_id``."""
 
 
 class SqlSegmentRepository(AbstractSegmentRepository):
@@ -190,20 +192,41 @@ class SqlSegmentRepository(AbstractSegmentRepository):
         return RecipientList(row.id, row.delivery_id, row.members, row.include_unanswered, row.evaluated_on,
                              row.taxonomy_version)
 
-    def page(self, list_id: int, after: int, limit: int) -> list[Recipient]:
-        # Positions are 1..members without gaps: the range bounds the scan to the page itself, and the
-        # planner joins each member to its resident by primary key (never a scan of ``residents``).
+    def page(self, list_id: int, after: int, limit: int, with_line_user_id: bool = False) -> list[Recipient]:
+        # Positions are 1..members without gaps: the range bounds the scan to the page itself, read in
+        # order from the primary key (list_id, position).
+        bounds = (recipient_list_members.c.list_id == list_id, recipient_list_members.c.position > after,
+                  recipient_list_members.c.position <= after + limit)
+        if not with_line_user_id:  # the default: no join, nothing to open, one row back
+            return self._resident_ids(bounds, after)
+        # The planner joins each member to its resident by primary key (never a scan of ``residents``).
         rows = self._connection.execute(
             select(recipient_list_members.c.position, recipient_list_members.c.resident_id,
                    residents.c.line_user_id_ct)
             .join(residents, residents.c.id == recipient_list_members.c.resident_id)
-            .where(recipient_list_members.c.list_id == list_id, recipient_list_members.c.position > after,
-                   recipient_list_members.c.position <= after + limit)
-            .order_by(recipient_list_members.c.position)).all()
+            .where(*bounds).order_by(recipient_list_members.c.position)).all()
         decrypt = self._cipher.decrypt_for_row
         context = LINE_USER_ID.context
-        return [Recipient(position, resident_id, decrypt(token, context, resident_id))
+        return [Recipient(position, str(resident_id), decrypt(token, context, resident_id))
                 for position, resident_id, token in rows]
+
+    def _resident_ids(self, bounds: tuple[Any, ...], after: int) -> list[Recipient]:
+        """The page's resident ids as one ``string_agg`` (no row per member to build in Python). Positions
+        are 1..members without gaps (``row_number()`` at freezing), so the page's are after+1..last."""
+        member = recipient_list_members.c
+        found, last, joined = self._connection.execute(
+            select(func.count(), func.max(member.position),
+                   func.string_agg(cast(member.resident_id, Text),
+                                   aggregate_order_by(literal_column("','"), member.position)))
+            .where(*bounds)).one()
+        if not found:
+            return []
+        if found != last - after:  # never made so; read row by row rather than trust it
+            rows = self._connection.execute(select(member.position, member.resident_id).where(*bounds)
+                                            .order_by(member.position)).all()
+            return [Recipient(position, str(resident_id)) for position, resident_id in rows]
+        return [Recipient(position, resident_id)
+                for position, resident_id in zip(range(after + 1, last + 1), joined.split(","), strict=True)]
 
 
 def _segment(row: Any) -> SavedSegment:

@@ -8,7 +8,9 @@
   /internal/segments/<id>``: 作成者 in that department, or システム管理者;
 * ``POST /internal/taxonomy/preview`` ``{"document", "mappings"}``: システム管理者;
 * ``POST /internal/deliveries/<delivery id>/recipients`` ``{"expression" or "segmentId",
-  "unanswered"}`` and ``GET …/recipients?after=0&limit=1000``: the service ``dispatcher`` only.
+  "unanswered"}`` and ``GET …/recipients?after=0&limit=1000[&with=lineUserId]``: the service
+  ``dispatcher`` only. A page carries positions and opaque resident ids; ``with=lineUserId`` also
+  opens each member's LINE user id (the dispatcher asks for it per send batch, just before sending).
 
 Department rules are checked again in the service layer (``SegmentForbidden``), not only here.
 """
@@ -159,16 +161,30 @@ def register_segments_api(app: Flask, service: SegmentService) -> None:
     @app.get("/internal/deliveries/<delivery_id>/recipients")
     @requires(DISPATCHER)
     def recipients(delivery_id: str) -> tuple[Response, int]:
-        after, limit = request.args.get("after", "0"), request.args.get("limit", str(DEFAULT_PAGE))
-        if not (after.isascii() and after.isdigit() and limit.isascii() and limit.isdigit()) \
-                or not 1 <= int(limit) <= segments.MAX_PAGE or len(after) > 9:
-            return bad_request(f"after: a position (0 to start); limit: 1 to {segments.MAX_PAGE}")
-        page = bus.query(segments.recipients_page(delivery_id, int(after), int(limit)))
+        asked = _page_arguments()
+        if isinstance(asked, str):
+            return bad_request(asked)
+        page = bus.query(segments.recipients_page(delivery_id, *asked))
         if page is None:
             return jsonify(error="Not Found", reason="no recipient list for this delivery"), 404
-        return jsonify(
-            **page.recipients.as_json(),
-            recipients=[{"position": m.position, "residentId": str(m.resident_id), "lineUserId": m.line_user_id}
-                        for m in page.members],
-            next=page.next_after,
-        ), 200
+        return jsonify(**page.recipients.as_json(), recipients=_members(page, opened=asked[2]),
+                       next=page.next_after), 200
+
+
+def _page_arguments() -> tuple[int, int, bool] | str:
+    """``after``, ``limit`` and whether LINE user ids are opened (``with=lineUserId``), or what is wrong."""
+    after, limit = request.args.get("after", "0"), request.args.get("limit", str(DEFAULT_PAGE))
+    if not (after.isascii() and after.isdigit() and limit.isascii() and limit.isdigit()) \
+            or not 1 <= int(limit) <= segments.MAX_PAGE or len(after) > 9:
+        return f"after: a position (0 to start); limit: 1 to {segments.MAX_PAGE}"
+    extra = request.args.get("with", "")
+    if extra not in ("", "lineUserId"):
+        return "with: lineUserId, or nothing"
+    return int(after), int(limit), extra == "lineUserId"
+
+
+def _members(page: segments.RecipientsPage, opened: bool) -> list[dict[str, Any]]:
+    if opened:
+        return [{"position": m.position, "residentId": str(m.resident_id), "lineUserId": m.line_user_id}
+                for m in page.members]
+    return [{"position": m.position, "residentId": str(m.resident_id)} for m in page.members]

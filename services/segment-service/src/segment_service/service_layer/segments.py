@@ -6,7 +6,8 @@
 * ``bus.query(saved_segments(departments))``, ``bus.query(saved_segment(id))``;
 * ``bus.handle(FreezeRecipients(delivery_id, expression | segment_id, unanswered))`` → the list's size;
   idempotent per delivery id; ``bus.query(recipients_page(delivery_id, after, limit))`` streams it
-  by keyset (``after``: the last position seen, 0 to start).
+  by keyset (``after``: the last position seen, 0 to start) as opaque resident ids;
+  ``with_line_user_id=True`` opens the page's LINE user ids too (the dispatcher, per send batch).
 """
 
 from __future__ import annotations
@@ -101,14 +102,17 @@ class RecipientsPage:
     next_after: int | None  # None: the last page
 
 
-def recipients_page(delivery_id: str, after: int, limit: int
+def recipients_page(delivery_id: str, after: int, limit: int, with_line_user_id: bool = False
                     ) -> Callable[[AbstractSegmentUnitOfWork], RecipientsPage | None]:
+    """A page of the frozen list: opaque resident ids, and LINE user ids opened only
+    ``with_line_user_id`` (the dispatcher asks for them per send batch, where it needs them)."""
+
     def view(uow: AbstractSegmentUnitOfWork) -> RecipientsPage | None:
         made = uow.segments.recipient_list(delivery_id)
         if made is None:
             return None
         size = max(1, min(limit, MAX_PAGE))
-        members = uow.segments.page(made.id, after, size)
+        members = uow.segments.page(made.id, after, size, with_line_user_id)
         last = members[-1].position if members else after
         return RecipientsPage(made, members, last if last < made.members and len(members) == size else None)
 
