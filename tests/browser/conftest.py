@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from testsupport import TEST_KEYS
+from testsupport import ROOT, TEST_KEYS
 from testsupport.browser import (
     MANUAL_IMAGES,
     VIEWPORT,
@@ -140,6 +140,10 @@ def console(browser_database_url: str, amqp_url: str) -> Iterator[Console]:
         assert login_id in seeded.stdout and demo_totp_secret(login_id) in seeded.stdout  # printed for newcomers
         accounts[login_id.removeprefix("demo-")] = Account(login_id, name, password, demo_totp_secret(login_id))
     accounts.update(_make_extra_staff(env))
+    # The demo city's 受信設定 items, as `make up` publishes them: the セグメント builder offers them.
+    published = subprocess.run([str(BIN / "segment-service-taxonomy"), "publish", "deploy/demo/itami-taxonomy.yaml"],
+                               env={**os.environ, **env}, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert published.returncode == 0, published.stderr
 
     processes = [
         RunningProcess("admin-ui", ["cityline-serve", "admin-ui"], env, f"{urls['ADMIN_UI_URL']}/readyz"),

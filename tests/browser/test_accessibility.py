@@ -51,6 +51,7 @@ def sample_values(page):
     return {
         "staff_id": links(page, "/admin/staff", rf"/admin/staff/({UUID.pattern})"),
         "code": links(page, "/admin/departments", r"/departments/([a-z0-9_-]+)"),
+        "segment_id": links(page, "/segments", rf"/segments/({UUID.pattern})"),
     }
 
 
@@ -99,7 +100,7 @@ def test_every_page_an_administrator_reaches_is_free_of_axe_violations(screens, 
             screens.look(page)
             walked.append(url)
     assert {"/", "/status", "/admin/staff", "/admin/staff/new", "/admin/departments", "/audit",
-            "/account/sessions", "/account/password"} <= set(walked)
+            "/account/sessions", "/account/password", "/segments", "/segments/new"} <= set(walked)
 
     # The error pages, and sign-in as anyone sees it.
     for url, status in ((f"/admin/staff/{uuid.uuid4()}", 404), ("/no-such-page", 404)):

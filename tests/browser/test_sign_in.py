@@ -11,16 +11,18 @@ import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-EVERYONE = ["ダッシュボード", "システム状態", "ログイン中の端末", "パスワード変更"]
-ADMINISTRATOR = ["ダッシュボード", "システム状態", "職員アカウント", "操作ログ", "ログイン中の端末", "パスワード変更"]
+EVERYONE = ["ダッシュボード", "システム状態", "セグメント", "ログイン中の端末", "パスワード変更"]
+ADMINISTRATOR = ["ダッシュボード", "システム状態", "セグメント", "職員アカウント", "操作ログ", "ログイン中の端末",
+                 "パスワード変更"]
 ROLES = {
     # role: (menu items, departments of 所属する課, pages it may open, pages refused with 403)
     "admin": (ADMINISTRATOR, [], ["/admin/staff", "/admin/departments", "/audit", "/departments/kosodate"], []),
-    "approver": (EVERYONE, ["bousai"], ["/departments/bousai", "/status"],
-                 ["/admin/staff", "/audit", "/departments/kosodate"]),
-    "author": (EVERYONE, ["kosodate", "kouhou"], ["/departments/kosodate", "/departments/kouhou"],
+    "approver": (EVERYONE, ["bousai"], ["/departments/bousai", "/status", "/segments"],
+                 ["/admin/staff", "/audit", "/departments/kosodate", "/segments/new"]),
+    "author": (EVERYONE, ["kosodate", "kouhou"], ["/departments/kosodate", "/departments/kouhou", "/segments/new"],
                ["/admin/staff/new", "/admin/departments", "/departments/bousai"]),
-    "viewer": (EVERYONE, ["kouhou"], ["/departments/kouhou"], ["/admin/staff", "/audit", "/departments/kosodate"]),
+    "viewer": (EVERYONE, ["kouhou"], ["/departments/kouhou", "/segments"],
+               ["/admin/staff", "/audit", "/departments/kosodate", "/segments/new"]),
 }
 
 

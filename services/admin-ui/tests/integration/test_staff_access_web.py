@@ -181,6 +181,8 @@ EXPECTED = {
     "staff_new": {"admin"},
     "departments": {"admin"},
     "audit.search_page": {"admin"},
+    "segment_list": {"admin", "approver", "author", "viewer"},  # read-only for approver and viewer
+    "segment_new": {"admin", "author"},
 }
 
 

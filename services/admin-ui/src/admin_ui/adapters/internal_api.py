@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import abc
 import logging
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import requests
 from cityline_common.internal_auth import InternalTokenSigner, StaffClaims
 
 from admin_ui.domain.dashboard import DayFigures, FriendFigures
+from admin_ui.domain.segments import SavedSegment, SegmentCount, SegmentRefused
 from admin_ui.domain.status import ServiceStatus, StatusTarget
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,33 @@ class AbstractInternalApi(abc.ABC):
         """友だち数, ブロック数 and follows/blocks of the last ``days`` days from segment-service
         (``GET /internal/residents/summary``), asked on behalf of ``staff``; None when it does not
         answer, refuses, or answers something malformed."""
+
+    # セグメント (segment-service's internal segment API). Not abstract: a fake that has no segments
+    # says so by keeping these.
+
+    def taxonomy(self, staff: StaffClaims) -> Any:
+        """``GET /internal/taxonomy``: the current taxonomy's JSON, or None."""
+        return None
+
+    def segments(self, staff: StaffClaims) -> list[SavedSegment] | None:
+        """The saved segments ``staff`` may see, or None when segment-service does not answer."""
+        return None
+
+    def segment(self, staff: StaffClaims, segment_id: str) -> SavedSegment | None:
+        return None
+
+    def count_segment(self, staff: StaffClaims, expression: Any, unanswered: str) -> SegmentCount:
+        """Raises :class:`SegmentRefused` (an invalid expression, no taxonomy, refused, down)."""
+        raise SegmentRefused("segment-service is not available")
+
+    def save_segment(self, staff: StaffClaims, segment_id: str | None, name: str, department: str,
+                     expression: Any) -> str:
+        """Creates (``segment_id`` None) or changes a segment; its id. Raises :class:`SegmentRefused`."""
+        raise SegmentRefused("segment-service is not available")
+
+    def delete_segment(self, staff: StaffClaims, segment_id: str) -> None:
+        """Raises :class:`SegmentRefused` (not found: status 404)."""
+        raise SegmentRefused("segment-service is not available")
 
 
 class HttpInternalApi(AbstractInternalApi):
@@ -89,6 +117,67 @@ class HttpInternalApi(AbstractInternalApi):
         except (KeyError, TypeError, ValueError):
             log.warning("segment-service answered a malformed friend summary")
             return None
+
+    def taxonomy(self, staff: StaffClaims) -> Any:
+        return self._get_segment("/internal/taxonomy", staff)
+
+    def segments(self, staff: StaffClaims) -> list[SavedSegment] | None:
+        body = self._get_segment("/internal/segments", staff)
+        try:
+            return [parse_segment(each) for each in body["segments"]]
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def segment(self, staff: StaffClaims, segment_id: str) -> SavedSegment | None:
+        body = self._get_segment(f"/internal/segments/{segment_id}", staff)
+        try:
+            return parse_segment(body)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _send(self, method: str, path: str, staff: StaffClaims, body: Any = None) -> Any:
+        try:
+            response = self._http.request(method, f"{self._segment}{path}", json=body,
+                                          headers=self._auth(SEGMENT_AUDIENCE, staff), timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise SegmentRefused(f"segment-service did not answer: {type(exc).__name__}") from None
+        if response.status_code >= 400:
+            raise SegmentRefused(_reason(response), response.status_code)
+        try:
+            return response.json()
+        except ValueError:
+            raise SegmentRefused("segment-service answered something that is not JSON") from None
+
+    def count_segment(self, staff: StaffClaims, expression: Any, unanswered: str) -> SegmentCount:
+        body = self._send("POST", "/internal/segments/count", staff,
+                          {"expression": expression, "unanswered": unanswered})
+        try:
+            return SegmentCount(_count(body["matching"]), _count(body["unanswered"]), _count(body["recipients"]),
+                                bool(body["unansweredIncluded"]))
+        except (KeyError, TypeError, ValueError):
+            raise SegmentRefused("segment-service answered a malformed count") from None
+
+    def save_segment(self, staff: StaffClaims, segment_id: str | None, name: str, department: str,
+                     expression: Any) -> str:
+        body = {"name": name, "department": department, "expression": expression}
+        answer = (self._send("POST", "/internal/segments", staff, body) if segment_id is None
+                  else self._send("PUT", f"/internal/segments/{segment_id}", staff, body))
+        if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
+            raise SegmentRefused("segment-service answered a malformed save")
+        return str(answer["id"])
+
+    def delete_segment(self, staff: StaffClaims, segment_id: str) -> None:
+        self._send("DELETE", f"/internal/segments/{segment_id}", staff)
+
+
+def parse_segment(body: Any) -> SavedSegment:
+    """One of segment-service's saved segments; raises on anything malformed."""
+    updated = body.get("updatedAt") or body.get("createdAt")
+    return SavedSegment(
+        id=str(body["id"]), name=str(body["name"]), department=str(body["department"]),
+        expression=body["expression"], updated_by=body.get("updatedBy") or body.get("createdBy"),
+        updated_at=datetime.fromisoformat(updated) if isinstance(updated, str) else None,
+    )
 
 
 def _count(value: object) -> int:

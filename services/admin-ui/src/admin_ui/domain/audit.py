@@ -50,6 +50,9 @@ ACTION_LABELS: dict[str, str] = {
     "recovery_codes.regenerate": "リカバリーコードの再発行",
     "session.end": "セッション終了",
     "audit.export": "操作ログの書き出し",
+    "segment.create": "セグメントの作成",
+    "segment.update": "セグメントの変更",
+    "segment.delete": "セグメントの削除",
 }
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]

@@ -19,6 +19,7 @@ from admin_ui.domain.results import (
     SweepResult,
     TotpEnrolment,
 )
+from admin_ui.domain.segments import BuilderChoices, SavedSegment, SegmentCount, SegmentForm, SegmentList
 from admin_ui.domain.status import SystemStatus
 
 
@@ -177,3 +178,54 @@ class ResetTwoFactor(Command[None]):
     actor_id: uuid.UUID | None
     staff_id: uuid.UUID
     address: str = "cli"
+
+
+# --- セグメント (segment-service keeps them; the console asks on behalf of the member) ----------------
+
+
+@dataclass(frozen=True)
+class ShowSegments(Command[SegmentList]):
+    """セグメント一覧: the saved segments of the member's departments, with who changed each last."""
+
+    staff: StaffClaims
+
+
+@dataclass(frozen=True)
+class ShowSegmentBuilder(Command[BuilderChoices | None]):
+    """The builder's choices from the current taxonomy; None when there is none (or no answer)."""
+
+    staff: StaffClaims
+
+
+@dataclass(frozen=True)
+class OpenSegment(Command[SavedSegment | None]):
+    staff: StaffClaims
+    segment_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class CountSegment(Command[SegmentCount]):
+    """人数を確認: raises :class:`~admin_ui.domain.segments.SegmentRefused`."""
+
+    staff: StaffClaims
+    form: SegmentForm
+
+
+@dataclass(frozen=True)
+class SaveSegment(Command[str]):
+    """Create (``segment_id`` None) or change a segment; 作成者 (or システム管理者) in its department.
+    Written to the 操作ログ. Raises SegmentFormError, SegmentRefused or DepartmentForbidden."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    form: SegmentForm
+    segment_id: uuid.UUID | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteSegment(Command[None]):
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    segment_id: uuid.UUID
+    address: str | None = None

@@ -48,21 +48,28 @@ from admin_ui.domain.commands import (
     ChangeGrants,
     ChangePassword,
     ConfirmTotpEnrolment,
+    CountSegment,
     CreateDepartment,
     CreateStaff,
+    DeleteSegment,
     EndSession,
+    OpenSegment,
     ResetPassword,
     ResetTwoFactor,
+    SaveSegment,
     SetStaffDisabled,
     ShowDashboard,
+    ShowSegmentBuilder,
+    ShowSegments,
     ShowSystemStatus,
     SignIn,
     SignOut,
     StartTotpEnrolment,
     VerifySecondFactor,
 )
-from admin_ui.domain.permissions import ROLE_LABELS, Grant, NotAllowed, Permission, Role, allowed
+from admin_ui.domain.permissions import ROLE_LABELS, Grant, NotAllowed, Permission, Role, allowed, departments_where
 from admin_ui.domain.results import Authenticated, SignInOutcome
+from admin_ui.domain.segments import SegmentCount, SegmentForm, SegmentFormError, SegmentRefused
 from admin_ui.domain.sessions import SessionStage
 from admin_ui.entrypoints.access import access_of, check_routes, declare_public, public, requires, safe_next, wants_json
 from admin_ui.manifest import MANIFEST
@@ -481,6 +488,102 @@ def create_app(service: AdminUi | None = None) -> Flask:  # noqa: PLR0915 - one 
         except (AccountError, ValueError) as exc:
             return account_form("departments.html", 400, error=_(str(exc)))
         return redirect(url_for("departments"))
+
+    # --- セグメント (kept by segment-service; asked on behalf of the member) -----------------------------
+
+    def count_text(counted: SegmentCount) -> str:
+        figures = {"recipients": counted.recipients, "matching": counted.matching, "unanswered": counted.unanswered}
+        if counted.unanswered_included:
+            return str(_("配信対象は %(recipients)s 人です"
+                         "（条件に合う人 %(matching)s 人と、未回答の友だち %(unanswered)s 人）。", **figures))
+        return str(_("配信対象は %(recipients)s 人です"
+                     "（条件に合う人 %(matching)s 人。未回答の友だち %(unanswered)s 人は含みません）。", **figures))
+
+    def refused_text(exc: SegmentRefused) -> str:
+        if exc.status is None or exc.status >= 500:
+            return str(_("セグメントの機能に接続できませんでした。しばらくしてからもう一度お試しください。"))
+        return str(_("条件を受け付けられませんでした: %(reason)s", reason=exc.reason))
+
+    def editable_departments() -> list[Any]:
+        editable = departments_where(g.staff, Permission.EDIT_ITEMS)
+        return [d for d in service.bus.query(accounts.department_list) if editable is None or d.code in editable]
+
+    def builder(form: SegmentForm, segment_id: uuid.UUID | None, status: int = 200, *,
+                counted: SegmentCount | None = None, problems: list[str] | None = None) -> ResponseReturnValue:
+        choices = service.bus.handle(ShowSegmentBuilder(staff_claims(g.staff)))
+        return render_template("segment_form.html", form=form, segment_id=segment_id, choices=choices,
+                               departments=editable_departments(), count=count_text(counted) if counted else None,
+                               problems=problems or []), status
+
+    def submitted(segment_id: uuid.UUID | None) -> ResponseReturnValue:
+        try:
+            form = SegmentForm.from_form(request.form)
+        except SegmentFormError as exc:
+            return builder(SegmentForm(), segment_id, 400, problems=[_(p) for p in exc.problems])
+        try:
+            if request.form.get("action") == "save":
+                service.bus.handle(SaveSegment(g.staff.id, staff_claims(g.staff), form, segment_id, address()))
+                return redirect(url_for("segment_list", saved=1))
+            counted = service.bus.handle(CountSegment(staff_claims(g.staff), form))
+        except SegmentFormError as exc:
+            return builder(form, segment_id, 400, problems=[_(p) for p in exc.problems])
+        except SegmentRefused as exc:
+            return builder(form, segment_id, 502 if exc.status is None or exc.status >= 500 else 400,
+                           problems=[refused_text(exc)])
+        return builder(form, segment_id, counted=counted)
+
+    @app.get("/segments")
+    @requires(Permission.VIEW_ITEMS)
+    def segment_list() -> ResponseReturnValue:
+        listed = service.bus.handle(ShowSegments(staff_claims(g.staff)))
+        return render_template("segments.html", listed=listed, saved=request.args.get("saved") == "1",
+                               deleted=request.args.get("deleted") == "1")
+
+    @app.route("/segments/new", methods=["GET", "POST"])
+    @requires(Permission.EDIT_ITEMS)
+    def segment_new() -> ResponseReturnValue:
+        if request.method == "GET":
+            return builder(SegmentForm(), None)
+        return submitted(None)
+
+    @app.route("/segments/<uuid:segment_id>", methods=["GET", "POST"])
+    @requires(Permission.EDIT_ITEMS)
+    def segment_edit(segment_id: uuid.UUID) -> ResponseReturnValue:
+        if request.method == "POST":
+            return submitted(segment_id)
+        found = service.bus.handle(OpenSegment(staff_claims(g.staff), segment_id))
+        if found is None:
+            return render_template("error.html", title=_("見つかりません"), message=""), 404
+        if not allowed(g.staff, Permission.EDIT_ITEMS, found.department):
+            return forbidden()
+        try:
+            form = SegmentForm.from_expression(found.name, found.department, found.expression)
+        except SegmentFormError as exc:
+            return render_template("error.html", title=found.name, message=_(exc.problems[0])), 409
+        return builder(form, segment_id)
+
+    @app.post("/segments/<uuid:segment_id>/delete")
+    @requires(Permission.EDIT_ITEMS)
+    def segment_delete(segment_id: uuid.UUID) -> ResponseReturnValue:
+        try:
+            service.bus.handle(DeleteSegment(g.staff.id, staff_claims(g.staff), segment_id, address()))
+        except SegmentRefused as exc:
+            if exc.status == 404:
+                abort(404)
+            return render_template("error.html", title=_("削除できませんでした"), message=refused_text(exc)), 502
+        return redirect(url_for("segment_list", deleted=1))
+
+    @app.post("/api/segments/count")
+    @requires(Permission.EDIT_ITEMS)
+    def api_segment_count() -> ResponseReturnValue:
+        """The builder's live count (static/segment-builder.js): the form as posted, the count as text."""
+        try:
+            counted = service.bus.handle(CountSegment(staff_claims(g.staff), SegmentForm.from_form(request.form)))
+        except SegmentFormError as exc:
+            return jsonify(error="Bad Request", text=" ".join(_(p) for p in exc.problems)), 400
+        except SegmentRefused as exc:
+            return jsonify(error="Bad Request", text=refused_text(exc)), 400
+        return jsonify(text=count_text(counted), **counted.as_json())
 
     # 操作ログ (its own module and engineer): declared like every other route.
     from admin_ui.entrypoints.audit_views import register_audit_views

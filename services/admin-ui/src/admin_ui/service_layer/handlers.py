@@ -14,7 +14,7 @@ from admin_ui.domain.dashboard import Dashboard
 from admin_ui.domain.security import PasswordHasher
 from admin_ui.domain.sessions import SessionPolicy
 from admin_ui.domain.status import StatusTarget, SystemStatus
-from admin_ui.service_layer import accounts
+from admin_ui.service_layer import accounts, segments
 from admin_ui.service_layer.accounts import AccessConfig
 from admin_ui.service_layer.unit_of_work import AbstractAdminUnitOfWork
 
@@ -71,4 +71,10 @@ def handlers(
         .command(c.ResetPassword, accounts.reset_password(config))
         .command(c.ResetTwoFactor, accounts.reset_two_factor(config))
         .command(c.SweepExpired, accounts.sweep_expired(config))
+        .command(c.ShowSegments, segments.show_segments(internal))
+        .command(c.ShowSegmentBuilder, segments.show_builder(internal))
+        .command(c.OpenSegment, segments.open_segment(internal))
+        .command(c.CountSegment, segments.count_segment(internal))
+        .command(c.SaveSegment, segments.save_segment(internal))
+        .command(c.DeleteSegment, segments.delete_segment(internal))
     )
