@@ -16,15 +16,11 @@ import contextlib
 import os
 import re
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from testsupport import ROOT, TEST_KEYS
 from testsupport.browser import (
@@ -35,9 +31,8 @@ from testsupport.browser import (
     describe_violations,
     launch,
 )
+from testsupport.databases import migrated_database
 from testsupport.processes import BIN, RunningProcess, free_port
-
-ADMIN_DATABASE_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql+psycopg2://cityline:cityline@127.0.0.1:5432/postgres")
 
 
 @dataclass(frozen=True)
@@ -73,23 +68,8 @@ EXTRA_PASSWORD = "mikan no hana saku oka de 2026"  # test accounts only
 @pytest.fixture(scope="package")
 def browser_database_url() -> Iterator[str]:
     """A database of these tests' own, every installed service's schema at head."""
-    from cityline_common.manifest import registered_services
-    from cityline_common.migrations import upgrade
-
-    name = f"cityline_browser_{uuid.uuid4().hex[:10]}"
-    # No pool: the drop at the end may come after another test restarted PostgreSQL (the outage drill).
-    admin = create_engine(ADMIN_DATABASE_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(ADMIN_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        for service in registered_services().values():
-            upgrade(service, url)
+    with migrated_database("browser") as url:
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _make_extra_staff(env: dict[str, str]) -> dict[str, Account]:

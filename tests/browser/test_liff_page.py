@@ -14,7 +14,6 @@ import contextlib
 import os
 import re
 import subprocess
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,11 +24,10 @@ from sqlalchemy import create_engine, select
 
 from testsupport import ROOT, TEST_KEYS
 from testsupport.browser import MANUAL_IMAGES, axe_violations, describe_violations
+from testsupport.databases import migrated_database
 from testsupport.emulator import running_emulator
 from testsupport.processes import BIN, RunningProcess, free_port
 
-ADMIN_DATABASE_URL = os.environ.get("TEST_DATABASE_ADMIN_URL",
-                                    "postgresql+psycopg2://cityline:cityline@127.0.0.1:5432/postgres")
 CHANNEL = "2000000001"
 PHONE = {"width": 390, "height": 844}
 PHONE_USER_AGENT = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
@@ -49,24 +47,8 @@ class LiffSite:
 @pytest.fixture(scope="module")
 def liff_database_url() -> Iterator[str]:
     """A database of its own: the resident followed here must not show in the console's screenshots."""
-    from cityline_common.manifest import registered_services
-    from cityline_common.migrations import upgrade
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-
-    name = f"cityline_liff_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN_DATABASE_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(ADMIN_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        for service in registered_services().values():
-            upgrade(service, url)
+    with migrated_database("liff") as url:
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from flask import Flask
 from werkzeug.routing import FloatConverter, IntegerConverter, Rule, UUIDConverter
 
 from testsupport import RETIRING_TEST_SIGNING_KEY, TEST_KEYS, internal_headers, internal_signer
+from testsupport.databases import migrated_database
 
 pytestmark = pytest.mark.integration
 
@@ -157,32 +158,10 @@ def test_every_route_is_anonymous_by_design_or_internal_and_guarded(service_env,
 def segment(service_env, monkeypatch):
     """segment-service over a database of its own: publishing a taxonomy is refused while stored
     answers hold a key it drops, and other tests of the session store answers."""
-    with own_database() as url:
+    with migrated_database("routes", ("segment",)) as url:
         monkeypatch.setenv("DATABASE_URL", url)
         with built("segment") as (app, _service):
             yield app.test_client()
-
-
-@contextmanager
-def own_database() -> Iterator[str]:
-    from cityline_common.migrations import upgrade
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
-
-    from conftest import ADMIN_DATABASE_URL
-
-    name = f"cityline_routes_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN_DATABASE_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(ADMIN_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(registered_services()["segment"], url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_a_viewer_reads_segment_stats_but_only_an_admin_publishes_the_taxonomy(segment):
