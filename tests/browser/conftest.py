@@ -109,6 +109,7 @@ def console(browser_database_url: str, amqp_url: str) -> Iterator[Console]:
     env = {
         "DATABASE_URL": browser_database_url, "AMQP_URL": amqp_url, "LOG_FORMAT": "text", **TEST_KEYS, **urls,
         "ADMIN_UI_PORT": str(admin_port), "SEGMENT_SERVICE_PORT": str(segment_port), "GUNICORN_WORKERS": "1",
+        "CHOICE_TALLY_MAX_AGE_SECONDS": "0",  # 友だち分析 counts what the tests just stored
         # The local demo's settings (.env.example): served over http://127.0.0.1, so cookies drop Secure.
         "ADMIN_UI_COOKIE_SECURE": "false", "ADMIN_UI_ARGON2_TIME_COST": "2", "ADMIN_UI_ARGON2_MEMORY_KIB": "24576",
     }

@@ -11,9 +11,10 @@ import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-EVERYONE = ["ダッシュボード", "システム状態", "セグメント", "ログイン中の端末", "パスワード変更"]
-ADMINISTRATOR = ["ダッシュボード", "システム状態", "セグメント", "職員アカウント", "操作ログ", "ログイン中の端末",
-                 "パスワード変更"]
+EVERYONE = ["ダッシュボード", "システム状態", "友だち分析", "セグメント", "受信設定の項目", "ログイン中の端末",
+            "パスワード変更"]
+ADMINISTRATOR = ["ダッシュボード", "システム状態", "友だち分析", "セグメント", "受信設定の項目", "あいさつメッセージ",
+                 "職員アカウント", "操作ログ", "ログイン中の端末", "パスワード変更"]
 ROLES = {
     # role: (menu items, departments of 所属する課, pages it may open, pages refused with 403)
     "admin": (ADMINISTRATOR, [], ["/admin/staff", "/admin/departments", "/audit", "/departments/kosodate"], []),

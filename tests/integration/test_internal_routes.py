@@ -151,7 +151,10 @@ def test_every_route_is_anonymous_by_design_or_internal_and_guarded(service_env,
                                                        "/internal/segments", "/internal/segments/count",
                                                        "/internal/segments/<uuid:segment_id>",
                                                        "/internal/taxonomy/preview",
-                                                       "/internal/deliveries/<delivery_id>/recipients"}
+                                                       "/internal/deliveries/<delivery_id>/recipients",
+                                                       # 受信設定の項目の版, 友だち分析 (flask_app.py)
+                                                       "/internal/taxonomy/versions",
+                                                       "/internal/residents/choices"}
 
 
 @pytest.fixture

@@ -38,6 +38,13 @@ class Platform(AbstractInternalApi):
         return FriendFigures(1234, 56, today, "Asia/Tokyo", today - timedelta(days=3), tuple(
             DayFigures(today - timedelta(days=k), k, 1, k <= 3) for k in reversed(range(days))))
 
+    def taxonomy(self, staff):
+        bousai = {"key": "bousai", "label": "防災", "always_delivered": True}
+        return {"version": 1, "taxonomy": {"categories": [bousai]}}
+
+    def account_texts(self, staff):
+        return {"texts": [{"key": "greeting", "text": "ようこそ", "default": True, "updatedBy": None}]}
+
 
 class Clock:
     """Real time, moved on 30 s at each sign-in so each TOTP code is fresh (codes work once)."""
@@ -183,6 +190,10 @@ EXPECTED = {
     "audit.search_page": {"admin"},
     "segment_list": {"admin", "approver", "author", "viewer"},  # read-only for approver and viewer
     "segment_new": {"admin", "author"},
+    "preference_items": {"admin", "approver", "author", "viewer"},  # read-only but for admin
+    "preference_items_edit": {"admin"},
+    "friend_analysis": {"admin", "approver", "author", "viewer"},
+    "account_texts": {"admin"},
 }
 
 

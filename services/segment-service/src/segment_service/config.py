@@ -66,5 +66,9 @@ class Settings(CommonSettings, CryptoSettings, InternalAuthSettings, LineSetting
     line_answer_max_rate: float = Field(default=50.0, gt=0, le=2000,
                                         description="Replies and pushes per second from one process.")
 
+    # 友だち分析 reads every friend's row; staff open it now and then, and counts a minute old serve.
+    choice_tally_max_age_seconds: float = Field(default=60.0, ge=0, le=3600,
+                                                description="How old 友だち分析's counts may be (0: count each time).")
+
     def timezone(self) -> ZoneInfo:
         return city_timezone(self.city_timezone)

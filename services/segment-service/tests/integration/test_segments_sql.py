@@ -23,6 +23,7 @@ from segment_service.adapters.segment_repository import Evaluation, SqlSegmentRe
 from segment_service.adapters.segment_sql import membership
 from segment_service.bootstrap import bootstrap
 from segment_service.config import Settings
+from segment_service.domain.analysis import ChoiceTally, TallyRow
 from segment_service.domain.commands import (
     ChangePreferencesOfLineUser,
     FollowResident,
@@ -45,6 +46,7 @@ from segment_service.domain.segments import (
 )
 from segment_service.domain.taxonomy import parse_taxonomy
 from segment_service.service_layer import segments as segment_views
+from segment_service.service_layer import views
 from segment_service.service_layer.preferences import preference_history, preferences_of_line_user
 from sqlalchemy import select, text
 
@@ -161,6 +163,23 @@ def test_sql_members_and_counts_equal_the_brute_force_evaluation(service, people
             assert counted.unanswered == sum(1 for f in following if f.answers is None)
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(people=population)
+def test_the_sql_tally_of_choices_by_district_equals_counting_by_hand(service, people):
+    facts = store_population(service, people)
+    expected = ChoiceTally.of(
+        TallyRow(f.answers.district if f.answers else None, f.answers.age_band if f.answers else None,
+                 f.answers.language if f.answers else None, 1, 1 if f.answers else 0,
+                 1 if f.answers and f.answers.children else 0,
+                 dict.fromkeys(f.answers.categories, 1) if f.answers else {}, following=f.following)
+        for f in facts)
+    with service.engine.connect() as connection:
+        got = SqlAnswersRepository(connection).tally()
+    assert got.as_json() == expected.as_json()
+    assert got.total().residents == sum(1 for f in facts if f.following)
+    assert got.blocked == sum(1 for f in facts if not f.following)
+
+
 # --- stories through the bus ------------------------------------------------------------------------
 
 def test_answers_history_and_events_are_stored_and_follow_a_merge(service):
@@ -200,6 +219,11 @@ def test_answers_history_and_events_are_stored_and_follow_a_merge(service):
         retired = connection.execute(text(
             "SELECT merged_into, retired_version FROM segment.taxonomy_codes WHERE key = 'gomi'")).one()
     assert tuple(retired) == ("kankyo", version)
+    newest = service.bus.query(views.taxonomy_versions)[0]
+    assert newest["version"] == version and newest["items"]["districts"] == len(DISTRICTS) - 1
+    assert {(c["dimension"], c["key"], c["kind"], c["into"]) for c in newest["changes"]} == {
+        ("categories", "kankyo", "added", None), ("categories", "gomi", "merged", "kankyo"),
+        ("districts", "kozu", "retired", None)}
     # Undoing the merge: gomi comes back with its old code, kankyo's answers return to it.
     codes_before = {k: c for k, c in service.engine.connect().execute(text(
         "SELECT key, code FROM segment.taxonomy_codes WHERE dimension = 'categories'")).all()}

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 from cityline_common.internal_auth import InternalTokenSigner, StaffClaims
 
-from admin_ui.domain.dashboard import DayFigures, FriendFigures
+from admin_ui.domain.dashboard import DayFigures, FriendFigures, whole_count
 from admin_ui.domain.segments import SavedSegment, SegmentCount, SegmentRefused
 from admin_ui.domain.status import ServiceStatus, StatusTarget
 
@@ -64,6 +64,32 @@ class AbstractInternalApi(abc.ABC):
 
     def delete_segment(self, staff: StaffClaims, segment_id: str) -> None:
         """Raises :class:`SegmentRefused` (not found: status 404)."""
+        raise SegmentRefused("segment-service is not available")
+
+    # 受信設定の項目, 友だち分析 and the city's greetings (segment-service keeps them too).
+
+    def taxonomy_versions(self, staff: StaffClaims) -> Any:
+        """``GET /internal/taxonomy/versions``: ``{"versions": […]}``, or None."""
+        return None
+
+    def resident_choices(self, staff: StaffClaims) -> Any:
+        """``GET /internal/residents/choices``: friends by district and each item's count, or None."""
+        return None
+
+    def preview_taxonomy(self, staff: StaffClaims, document: Any, mappings: Any) -> Any:
+        """What publishing would move (``POST /internal/taxonomy/preview``). Raises :class:`SegmentRefused`."""
+        raise SegmentRefused("segment-service is not available")
+
+    def publish_taxonomy(self, staff: StaffClaims, document: Any, mappings: Any) -> Any:
+        """``{"version", "created"}``. Raises :class:`SegmentRefused`."""
+        raise SegmentRefused("segment-service is not available")
+
+    def account_texts(self, staff: StaffClaims) -> Any:
+        """``{"texts": [{"key", "text", "default", "updatedBy"}]}``, or None."""
+        return None
+
+    def set_account_text(self, staff: StaffClaims, key: str, text: str) -> None:
+        """Raises :class:`SegmentRefused`."""
         raise SegmentRefused("segment-service is not available")
 
 
@@ -152,7 +178,8 @@ class HttpInternalApi(AbstractInternalApi):
         body = self._send("POST", "/internal/segments/count", staff,
                           {"expression": expression, "unanswered": unanswered})
         try:
-            return SegmentCount(_count(body["matching"]), _count(body["unanswered"]), _count(body["recipients"]),
+            return SegmentCount(whole_count(body["matching"]), whole_count(body["unanswered"]),
+                                whole_count(body["recipients"]),
                                 bool(body["unansweredIncluded"]))
         except (KeyError, TypeError, ValueError):
             raise SegmentRefused("segment-service answered a malformed count") from None
@@ -170,6 +197,25 @@ class HttpInternalApi(AbstractInternalApi):
         self._send("DELETE", f"/internal/segments/{segment_id}", staff)
 
 
+    def taxonomy_versions(self, staff: StaffClaims) -> Any:
+        return self._get_segment("/internal/taxonomy/versions", staff)
+
+    def resident_choices(self, staff: StaffClaims) -> Any:
+        return self._get_segment("/internal/residents/choices", staff)
+
+    def preview_taxonomy(self, staff: StaffClaims, document: Any, mappings: Any) -> Any:
+        return self._send("POST", "/internal/taxonomy/preview", staff, {"document": document, "mappings": mappings})
+
+    def publish_taxonomy(self, staff: StaffClaims, document: Any, mappings: Any) -> Any:
+        return self._send("POST", "/internal/taxonomy", staff, {"document": document, "mappings": mappings})
+
+    def account_texts(self, staff: StaffClaims) -> Any:
+        return self._get_segment("/internal/account-texts", staff)
+
+    def set_account_text(self, staff: StaffClaims, key: str, text: str) -> None:
+        self._send("PUT", f"/internal/account-texts/{key}", staff, {"text": text})
+
+
 def parse_segment(body: Any) -> SavedSegment:
     """One of segment-service's saved segments; raises on anything malformed."""
     updated = body.get("updatedAt") or body.get("createdAt")
@@ -179,11 +225,6 @@ def parse_segment(body: Any) -> SavedSegment:
         updated_at=datetime.fromisoformat(updated) if isinstance(updated, str) else None,
     )
 
-
-def _count(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError("a count is a whole number ≥ 0")
-    return value
 
 
 def parse_friend_figures(body: Any) -> FriendFigures | None:
@@ -200,11 +241,11 @@ def parse_friend_figures(body: Any) -> FriendFigures | None:
     for entry in body["days"]:
         day = date.fromisoformat(str(entry["date"]))
         recorded = since is not None and day >= since
-        days.append(DayFigures(day, _count(entry["follows"]), _count(entry["unfollows"]), recorded))
+        days.append(DayFigures(day, whole_count(entry["follows"]), whole_count(entry["unfollows"]), recorded))
     if [each.day for each in days] != sorted({each.day for each in days}):
         raise ValueError("days must be distinct and oldest first")
     return FriendFigures(
-        following=_count(body["following"]), blocked=_count(body["blocked"]),
+        following=whole_count(body["following"]), blocked=whole_count(body["blocked"]),
         today=date.fromisoformat(str(body["today"])), timezone=str(body["timezone"])[:64],
         recorded_since=since, days=tuple(days),
     )

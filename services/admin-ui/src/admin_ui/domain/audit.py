@@ -53,6 +53,8 @@ ACTION_LABELS: dict[str, str] = {
     "segment.create": "セグメントの作成",
     "segment.update": "セグメントの変更",
     "segment.delete": "セグメントの削除",
+    "taxonomy.publish": "受信設定の項目の公開",
+    "account_text.update": "あいさつメッセージの変更",
 }
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]

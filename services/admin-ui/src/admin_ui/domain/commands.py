@@ -9,7 +9,9 @@ from cityline_common.internal_auth import StaffClaims
 from cityline_common.messagebus import Command
 
 from admin_ui.domain.dashboard import DASHBOARD_DAYS, Dashboard
+from admin_ui.domain.friend_analysis import ANALYSIS_DAYS, FriendAnalysis
 from admin_ui.domain.permissions import Grant
+from admin_ui.domain.preference_items import ItemsDraft, ItemsPreview, ItemsVersion
 from admin_ui.domain.results import (
     Authenticated,
     CreatedStaff,
@@ -228,4 +230,72 @@ class DeleteSegment(Command[None]):
     actor_id: uuid.UUID
     staff: StaffClaims
     segment_id: uuid.UUID
+    address: str | None = None
+
+
+# --- 受信設定の項目, 友だち分析, あいさつメッセージ (segment-service keeps them) ----------------------
+
+
+@dataclass(frozen=True)
+class PreferenceItemsPage:
+    draft: ItemsDraft | None  # None: no taxonomy published yet, or segment-service did not answer
+    versions: tuple[ItemsVersion, ...] | None
+    chosen: FriendAnalysis | None  # how many friends chose each item
+
+
+@dataclass(frozen=True)
+class ShowPreferenceItems(Command[PreferenceItemsPage]):
+    """受信設定の項目: the current items, how many chose each, and every version with its changes."""
+
+    staff: StaffClaims
+
+
+@dataclass(frozen=True)
+class PreviewPreferenceItems(Command[ItemsPreview]):
+    """What publishing ``draft`` would move. Raises SegmentRefused."""
+
+    staff: StaffClaims
+    draft: ItemsDraft
+
+
+@dataclass(frozen=True)
+class PublishPreferenceItems(Command[int]):
+    """Publish ``draft`` (システム管理者); refused when another version was published since the draft
+    was made (``draft.version`` is no longer current). Written to the 操作ログ; the new version."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    draft: ItemsDraft
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowFriendAnalysis(Command[FriendAnalysis | None]):
+    """友だち分析; None when segment-service does not answer."""
+
+    staff: StaffClaims
+    days: int = ANALYSIS_DAYS
+
+
+@dataclass(frozen=True)
+class AccountText:
+    key: str
+    text: str
+    default: bool
+    updated_by: str | None
+
+
+@dataclass(frozen=True)
+class ShowAccountTexts(Command[tuple[AccountText, ...] | None]):
+    staff: StaffClaims
+
+
+@dataclass(frozen=True)
+class SetAccountText(Command[None]):
+    """Change one of the city's texts to residents (the greetings). Written to the 操作ログ."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    key: str
+    text: str
     address: str | None = None

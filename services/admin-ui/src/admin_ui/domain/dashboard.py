@@ -101,3 +101,10 @@ class FriendFigures:
 @dataclass(frozen=True)
 class Dashboard:
     friends: FriendFigures | None  # None: segment-service did not answer (or refused)
+
+
+def whole_count(value: object) -> int:
+    """A count from another service's answer: a whole number ≥ 0, or ValueError (never shown as a fact)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError("a count is a whole number ≥ 0")
+    return value

@@ -36,6 +36,7 @@ class Permission(enum.Enum):
     VIEW_DASHBOARD = "view_dashboard"  # ダッシュボード (friends, blocks)
     MANAGE_ACCOUNTS = "manage_accounts"  # 職員アカウント: create, disable, reset, roles
     VIEW_AUDIT_LOG = "view_audit_log"  # 操作ログ
+    MANAGE_SETTINGS = "manage_settings"  # 受信設定の項目 and the greetings: the whole city's, システム管理者 only
     # Department-scoped: about items that belong to a department.
     VIEW_ITEMS = "view_items"
     EDIT_ITEMS = "edit_items"  # draft, change, submit for approval

@@ -222,3 +222,32 @@ class SegmentRow:
 class SegmentList:
     rows: tuple[SegmentRow, ...] | None  # None: segment-service did not answer
     editable: frozenset[str] | None  # departments where the member may save; None: every one
+
+
+GROUP_WORDS = {"category": "受け取る情報", "district": "地区", "age_band": "年代", "language": "言語"}
+
+
+def describe(form: SegmentForm, choices: BuilderChoices | None) -> list[str]:
+    """The segment in words, one line per condition (Japanese; what a confirmation screen shows).
+    Keys no longer in the taxonomy are shown as keys."""
+    groups = choices.groups if choices else {}
+    labels = {group: {item.key: item.label for item in items} for group, items in groups.items()}
+    lines = []
+    for group in KEY_GROUPS:
+        keys = form.keys.get(group, ())
+        if not keys:
+            continue
+        names = "・".join(labels.get(group, {}).get(key, key) for key in keys)
+        which = "のいずれかを選んだ人" if group == "category" else "の人"
+        line = f"{GROUP_WORDS[group]}: {names}{which}"
+        lines.append(f"{line}ではない" if group in form.negated else line)
+    if form.child_from is not None and form.child_to is not None:
+        line = f"子どもの年齢: {form.child_from}〜{form.child_to}歳の子どもがいる人"
+        lines.append(f"{line}ではない" if "child_age" in form.negated else line)
+    if form.followed_days is not None:
+        line = f"友だち追加から{form.followed_days}日以内の人"
+        lines.append(f"{line}ではない" if "followed_within_days" in form.negated else line)
+    if not lines:
+        return ["条件なし（友だち全員）"]
+    joined = "すべてに当てはまる人" if form.combine == "and" else "どれか1つに当てはまる人"
+    return [*lines, f"（上の条件の{joined}）"] if len(lines) > 1 else lines

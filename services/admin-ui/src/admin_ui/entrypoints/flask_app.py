@@ -69,7 +69,7 @@ from admin_ui.domain.commands import (
 )
 from admin_ui.domain.permissions import ROLE_LABELS, Grant, NotAllowed, Permission, Role, allowed, departments_where
 from admin_ui.domain.results import Authenticated, SignInOutcome
-from admin_ui.domain.segments import SegmentCount, SegmentForm, SegmentFormError, SegmentRefused
+from admin_ui.domain.segments import SegmentCount, SegmentForm, SegmentFormError, SegmentRefused, describe
 from admin_ui.domain.sessions import SessionStage
 from admin_ui.entrypoints.access import access_of, check_routes, declare_public, public, requires, safe_next, wants_json
 from admin_ui.manifest import MANIFEST
@@ -562,6 +562,32 @@ def create_app(service: AdminUi | None = None) -> Flask:  # noqa: PLR0915 - one 
             return render_template("error.html", title=found.name, message=_(exc.problems[0])), 409
         return builder(form, segment_id)
 
+    @app.get("/segments/<uuid:segment_id>/view")
+    @requires(Permission.VIEW_ITEMS)
+    def segment_view(segment_id: uuid.UUID) -> ResponseReturnValue:
+        """閲覧者 and 承認者 read a segment (the builder is for those who may change it)."""
+        found = service.bus.handle(OpenSegment(staff_claims(g.staff), segment_id))
+        if found is None:
+            return render_template("error.html", title=_("見つかりません"), message=""), 404
+        if not allowed(g.staff, Permission.VIEW_ITEMS, found.department):
+            return forbidden()
+        choices = service.bus.handle(ShowSegmentBuilder(staff_claims(g.staff)))
+        try:
+            words = describe(SegmentForm.from_expression(found.name, found.department, found.expression), choices)
+        except SegmentFormError as exc:
+            words = [exc.problems[0]]
+        try:
+            form = SegmentForm.from_expression(found.name, found.department, found.expression)
+            counted: SegmentCount | None = service.bus.handle(CountSegment(staff_claims(g.staff), form))
+        except (SegmentFormError, SegmentRefused):
+            counted = None
+        names = {d.code: d.name for d in service.bus.query(accounts.department_list)}
+        # The conditions in words are Japanese whatever the page's language: they quote the taxonomy's labels.
+        return render_template("segment_view.html", segment=found, words=words,
+                               department=names.get(found.department, found.department),
+                               count=count_text(counted) if counted else None,
+                               editable=allowed(g.staff, Permission.EDIT_ITEMS, found.department))
+
     @app.post("/segments/<uuid:segment_id>/delete")
     @requires(Permission.EDIT_ITEMS)
     def segment_delete(segment_id: uuid.UUID) -> ResponseReturnValue:
@@ -584,6 +610,11 @@ def create_app(service: AdminUi | None = None) -> Flask:  # noqa: PLR0915 - one 
         except SegmentRefused as exc:
             return jsonify(error="Bad Request", text=refused_text(exc)), 400
         return jsonify(text=count_text(counted), **counted.as_json())
+
+    # 受信設定の項目, 友だち分析, あいさつメッセージ (entrypoints/preference_views.py)
+    from admin_ui.entrypoints.preference_views import register_preference_views
+
+    register_preference_views(app, service, claims=lambda: staff_claims(g.staff), address=address)
 
     # 操作ログ (its own module and engineer): declared like every other route.
     from admin_ui.entrypoints.audit_views import register_audit_views

@@ -14,7 +14,7 @@ from admin_ui.domain.dashboard import Dashboard
 from admin_ui.domain.security import PasswordHasher
 from admin_ui.domain.sessions import SessionPolicy
 from admin_ui.domain.status import StatusTarget, SystemStatus
-from admin_ui.service_layer import accounts, segments
+from admin_ui.service_layer import accounts, preference_items, segments
 from admin_ui.service_layer.accounts import AccessConfig
 from admin_ui.service_layer.unit_of_work import AbstractAdminUnitOfWork
 
@@ -77,4 +77,10 @@ def handlers(
         .command(c.CountSegment, segments.count_segment(internal))
         .command(c.SaveSegment, segments.save_segment(internal))
         .command(c.DeleteSegment, segments.delete_segment(internal))
+        .command(c.ShowPreferenceItems, preference_items.show_items(internal))
+        .command(c.PreviewPreferenceItems, preference_items.preview_items(internal))
+        .command(c.PublishPreferenceItems, preference_items.publish_items(internal))
+        .command(c.ShowFriendAnalysis, preference_items.show_analysis(internal))
+        .command(c.ShowAccountTexts, preference_items.show_texts(internal))
+        .command(c.SetAccountText, preference_items.set_text(internal))
     )

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, and_, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
 from segment_service.adapters.orm import preference_changes, resident_answers, residents, taxonomy_codes
+from segment_service.domain.analysis import ChoiceTally, TallyRow
 from segment_service.domain.codes import TaxonomyCodes
 from segment_service.domain.preferences import Answers, ChangeSource, ChildBirth
 
@@ -77,6 +78,14 @@ class AbstractAnswersRepository(abc.ABC):
     @abc.abstractmethod
     def add_category_to_answered(self, key: str) -> int:
         """A category became always delivered: every resident who answered now holds it."""
+
+    @abc.abstractmethod
+    def removals(self) -> dict[int, dict[tuple[str, str], str | None]]:
+        """Keys merged or retired, by the version that did it: {version: {(dimension, key): into or None}}."""
+
+    @abc.abstractmethod
+    def tally(self) -> ChoiceTally:
+        """友だち分析: friends by district with how many chose each item (domain/analysis.py)."""
 
 
 def answers_json(answers: Answers | None) -> dict[str, Any] | None:
@@ -207,3 +216,33 @@ class SqlAnswersRepository(AbstractAnswersRepository):
             text("UPDATE segment.resident_answers SET categories = categories | CAST(:bit AS bigint)"
                  " WHERE answered_at IS NOT NULL AND categories & CAST(:bit AS bigint) = 0"), {"bit": bit})
         return int(result.rowcount)
+
+    def removals(self) -> dict[int, dict[tuple[str, str], str | None]]:
+        rows = self._connection.execute(
+            select(taxonomy_codes.c.retired_version, taxonomy_codes.c.dimension, taxonomy_codes.c.key,
+                   taxonomy_codes.c.merged_into).where(taxonomy_codes.c.retired_version.is_not(None)))
+        found: dict[int, dict[tuple[str, str], str | None]] = {}
+        for version, dimension, key, into in rows:
+            found.setdefault(version, {})[(dimension, key)] = into
+        return found
+
+    def tally(self) -> ChoiceTally:
+        # One pass over the narrow rows: grouped by following and the three single-choice columns (at most
+        # a few hundred groups), each category summed from its bit.
+        codes = self.codes()
+        categories = sorted((c, k) for (d, k), c in codes.by_key.items() if d == "categories")
+        a = resident_answers.c
+        bits = [func.sum(a.categories.op(">>")(code).op("&")(1)).label(f"c{code}") for code, _ in categories]
+        rows = self._connection.execute(
+            select(a.following, a.district, a.age_band, a.language, func.count().label("residents"),
+                   func.count().filter(a.answered_at.is_not(None)).label("answered"),
+                   func.count().filter(func.cardinality(a.child_birth_months) > 0).label("with_children"), *bits)
+            .group_by(a.following, a.district, a.age_band, a.language))
+        return ChoiceTally.of(
+            TallyRow(
+                district=codes.key("districts", row.district) if row.district is not None else None,
+                age_band=codes.key("age_bands", row.age_band) if row.age_band is not None else None,
+                language=codes.key("languages", row.language) if row.language is not None else None,
+                residents=row.residents, answered=row.answered, with_children=row.with_children,
+                categories={key: int(getattr(row, f"c{code}")) for code, key in categories}, following=row.following,
+            ) for row in rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Self
 
 from cityline_common.unit_of_work import InMemoryUnitOfWork
@@ -106,9 +106,13 @@ class InMemoryTaxonomyRepository(AbstractTaxonomyRepository):
     def by_hash(self, content_sha256: str) -> PublishedTaxonomy | None:
         return next((each for each in self._versions if each.content_sha256 == content_sha256), None)
 
+    def all(self) -> list[PublishedTaxonomy]:
+        return list(self._versions)
+
     def append(self, content_sha256: str, document: dict[str, Any]) -> int:
         version = len(self._versions) + 1
-        self._versions.append(PublishedTaxonomy(version, content_sha256, json.loads(json.dumps(document))))
+        self._versions.append(PublishedTaxonomy(version, content_sha256, json.loads(json.dumps(document)),
+                                                datetime.now(UTC)))
         return version
 
 

@@ -19,6 +19,7 @@ from segment_service.adapters.segment_repository import (
     RecipientList,
     SavedSegment,
 )
+from segment_service.domain.analysis import ChoiceTally, TallyRow
 from segment_service.domain.codes import TaxonomyCodes
 from segment_service.domain.model import Resident, ResidentStatus
 from segment_service.domain.preferences import Answers
@@ -106,6 +107,28 @@ class InMemoryAnswersRepository(AbstractAnswersRepository):
                 self._data.answers[resident_id] = replace(stored, answers=answers)
                 added += 1
         return added
+
+
+    def removals(self) -> dict[int, dict[tuple[str, str], str | None]]:
+        found: dict[int, dict[tuple[str, str], str | None]] = {}
+        for key, (into, version) in self._data.retired.items():
+            found.setdefault(version, {})[key] = into
+        return found
+
+    def tally(self) -> ChoiceTally:
+        rows = []
+        for resident in self._residents.values():
+            if resident.status is not ResidentStatus.FOLLOWING:
+                rows.append(TallyRow(None, None, None, 1, 0, 0, {}, following=False))
+                continue
+            stored = self._data.answers.get(resident.id)
+            answers = stored.answers if stored is not None else None
+            rows.append(TallyRow(
+                district=answers.district if answers else None, age_band=answers.age_band if answers else None,
+                language=answers.language if answers else None, residents=1, answered=1 if answers else 0,
+                with_children=1 if answers and answers.children else 0,
+                categories={key: 1 for key in answers.categories} if answers else {}))
+        return ChoiceTally.of(rows)
 
 
 _FIELDS = {"districts": "district", "age_bands": "age_band", "languages": "language"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text
@@ -16,6 +17,7 @@ class PublishedTaxonomy:
     version: int
     content_sha256: str
     document: dict[str, Any]
+    published_at: datetime | None = None
 
 
 class AbstractTaxonomyRepository(abc.ABC):
@@ -24,6 +26,10 @@ class AbstractTaxonomyRepository(abc.ABC):
 
     @abc.abstractmethod
     def by_hash(self, content_sha256: str) -> PublishedTaxonomy | None: ...
+
+    @abc.abstractmethod
+    def all(self) -> list[PublishedTaxonomy]:
+        """Every version, oldest first (a city publishes a handful a year)."""
 
     @abc.abstractmethod
     def append(self, content_sha256: str, document: dict[str, Any]) -> int:
@@ -45,6 +51,10 @@ class SqlTaxonomyRepository(AbstractTaxonomyRepository):
             select(taxonomy_versions).where(taxonomy_versions.c.content_sha256 == content_sha256)
         ).first()
         return PublishedTaxonomy(row.version, row.content_sha256, row.document) if row else None
+
+    def all(self) -> list[PublishedTaxonomy]:
+        rows = self._connection.execute(select(taxonomy_versions).order_by(taxonomy_versions.c.version))
+        return [PublishedTaxonomy(row.version, row.content_sha256, row.document, row.published_at) for row in rows]
 
     def append(self, content_sha256: str, document: dict[str, Any]) -> int:
         # One publisher at a time: the advisory lock makes "next version" race-free.

@@ -7,6 +7,10 @@ staff role or a service identity, publishing the 受信設定 taxonomy needs シ
 ``GET /internal/residents/summary?days=30`` is the staff console's ダッシュボード: 友だち数, ブロック数
 and follows/blocks per day of the city's calendar, oldest day first (domain/friends.py).
 
+``GET /internal/residents/choices`` is 友だち分析: friends by district and how many chose each item
+(domain/analysis.py; counted at most once a minute). ``GET /internal/taxonomy/versions`` lists every
+published version of 受信設定の項目 with what it changed (domain/taxonomy_history.py).
+
 ``GET /internal/account-texts`` lists the city's texts to residents (the greetings on follow and
 re-follow, domain/texts.py); ``PUT /internal/account-texts/<key>`` with ``{"text": …}`` changes one
 (システム管理者 only).
@@ -61,6 +65,18 @@ def create_app(service: SegmentService | None = None) -> Flask:
         summary = service.bus.query(views.friend_summary(int(raw), service.timezone, datetime.now(UTC),
                                                          service.status_counts))
         return jsonify(summary.as_json()), 200
+
+    tallies = views.ChoiceTallies(service.settings.choice_tally_max_age_seconds)
+
+    @app.get("/internal/residents/choices")
+    @requires(READERS)
+    def resident_choices() -> Response:
+        return jsonify(service.bus.query(views.choice_tally(tallies, datetime.now(UTC))))
+
+    @app.get("/internal/taxonomy/versions")
+    @requires(READERS)
+    def get_taxonomy_versions() -> Response:
+        return jsonify(versions=service.bus.query(views.taxonomy_versions))
 
     @app.get("/internal/taxonomy")
     @requires(READERS)

@@ -9,7 +9,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from segment_service.domain.analysis import ChoiceTally
 from segment_service.domain.friends import FriendSummary, daily_series, today_in, window
+from segment_service.domain.taxonomy_history import summarise
 from segment_service.service_layer.unit_of_work import AbstractSegmentUnitOfWork
 
 
@@ -58,6 +60,45 @@ def friend_summary(
         )
 
     return view
+
+
+class ChoiceTallies:
+    """友だち分析's tally, counted at most once per ``max_age`` seconds in a process: it reads every
+    friend's row (a second or so at a million friends), staff open the page now and then, and counts
+    a minute old serve as well. Like :class:`StatusCounts`, one thread counts while the others wait."""
+
+    def __init__(self, max_age: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_age = max_age
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tally: tuple[ChoiceTally, datetime] | None = None
+        self._counted_at = 0.0
+
+    def get(self, uow: AbstractSegmentUnitOfWork, now: datetime) -> tuple[ChoiceTally, datetime]:
+        with self._lock:
+            if self._tally is None or self._clock() - self._counted_at >= self._max_age:
+                self._tally = (uow.answers.tally(), now)
+                self._counted_at = self._clock()
+            return self._tally
+
+
+def choice_tally(tallies: ChoiceTallies, now: datetime) -> Callable[[AbstractSegmentUnitOfWork], dict[str, Any]]:
+    """``{"countedAt", "taxonomyVersion", "total": {…}, "districts": [{"district", …}]}``."""
+
+    def view(uow: AbstractSegmentUnitOfWork) -> dict[str, Any]:
+        tally, counted_at = tallies.get(uow, now)
+        latest = uow.taxonomies.latest()
+        return {"countedAt": counted_at.isoformat(), "taxonomyVersion": latest.version if latest else None,
+                **tally.as_json()}
+
+    return view
+
+
+def taxonomy_versions(uow: AbstractSegmentUnitOfWork) -> list[dict[str, Any]]:
+    """Every published version, newest first, with what it changed (domain/taxonomy_history.py)."""
+    published = [(each.version, each.published_at, each.content_sha256, each.document)
+                 for each in uow.taxonomies.all() if each.published_at is not None]
+    return [summary.as_json() for summary in summarise(published, uow.answers.removals())]
 
 
 def current_taxonomy(uow: AbstractSegmentUnitOfWork) -> dict[str, Any] | None:
