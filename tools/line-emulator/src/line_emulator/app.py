@@ -4,11 +4,14 @@ the operation's handler runs. Every response carries ``x-line-request-id``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,27 +47,52 @@ class Faults:
     rate_limit_rate: float = 0.0  # 429
     timeout_rate: float = 0.0     # hang, then drop the connection
     timeout_seconds: float = 15.0
+    # after the request was accepted and delivered: answer 500 ("error"), hang then 504
+    # ("timeout") or close the connection without an answer ("drop") — what retry keys guard against
+    accept_then_fail_rate: float = 0.0
+    accept_then_fail_mode: str = "error"
     operations: set[str] = field(default_factory=set)  # empty: every operation
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    injected: Counter[str] = field(default_factory=Counter)
+
+    MODES = ("error", "timeout", "drop")
+
+    def _applies(self, operation_id: str) -> bool:
+        return not self.operations or operation_id in self.operations
 
     def draw(self, operation_id: str) -> str | None:
-        if self.operations and operation_id not in self.operations:
+        if not self._applies(operation_id) or not (self.error_rate or self.rate_limit_rate or self.timeout_rate):
             return None
         with self.lock:
             roll = self.rng.random()
+        fault = None
         if roll < self.error_rate:
-            return "error"
-        if roll < self.error_rate + self.rate_limit_rate:
-            return "rate_limit"
-        if roll < self.error_rate + self.rate_limit_rate + self.timeout_rate:
-            return "timeout"
-        return None
+            fault = "error"
+        elif roll < self.error_rate + self.rate_limit_rate:
+            fault = "rate_limit"
+        elif roll < self.error_rate + self.rate_limit_rate + self.timeout_rate:
+            fault = "timeout"
+        if fault:
+            with self.lock:
+                self.injected[fault] += 1
+        return fault
+
+    def draw_after_accept(self, operation_id: str) -> str | None:
+        """The accept-then-fail mode for this accepted request, or None to answer normally."""
+        if not self.accept_then_fail_rate or not self._applies(operation_id):
+            return None
+        with self.lock:
+            if self.rng.random() >= self.accept_then_fail_rate:
+                return None
+            self.injected[f"acceptThen_{self.accept_then_fail_mode}"] += 1
+            return self.accept_then_fail_mode
 
     def describe(self) -> dict[str, Any]:
         return {"errorRate": self.error_rate, "rateLimitRate": self.rate_limit_rate,
                 "timeoutRate": self.timeout_rate, "timeoutSeconds": self.timeout_seconds,
-                "operations": sorted(self.operations)}
+                "acceptThenFailRate": self.accept_then_fail_rate, "acceptThenFailMode": self.accept_then_fail_mode,
+                "operations": sorted(self.operations), "injected": dict(self.injected)}
 
 
 @dataclass
@@ -162,6 +190,9 @@ class Emulator:
             if not retry_key_valid(retry_key):
                 raise LineError(400, "X-Line-Retry-Key must be a UUID (e.g. 123e4567-e89b-12d3-a456-426614174000)")
             accepted = self.retry_keys.begin(retry_key)
+            if accepted is not None:
+                with self.world.lock:
+                    self.world.retry_key_conflicts[retry_key] += 1
             if accepted is False:
                 raise LineError(409, "The retry key is already accepted")
             if isinstance(accepted, Accepted):
@@ -175,12 +206,31 @@ class Emulator:
             if handler is None:
                 raise LineError(501, f"{operation.operation_id} is not emulated")
             result = handler(Context(self, operation, params, request_id, body, retry_key))
-            return result
         finally:
             if retry_key is not None:
                 accepted_now = (Accepted(request_id, time.time(), result.sent_messages)
                                 if result is not None and 200 <= result.status < 300 else None)
                 self.retry_keys.finish(retry_key, accepted_now)
+        if result is None:  # the handler raised: unreachable
+            raise LineError(500, "Internal Server Error")
+        if 200 <= result.status < 300:
+            self._fail_after_accept(operation.operation_id)
+        return result
+
+    def _fail_after_accept(self, operation_id: str) -> None:
+        """Accepted and delivered, yet the client sees an error (fault injection)."""
+        mode = self.faults.draw_after_accept(operation_id)
+        if mode == "drop":
+            sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            raise LineError(500, "Internal Server Error")  # written to a closed connection: never seen
+        if mode == "timeout":
+            time.sleep(self.faults.timeout_seconds)
+            raise LineError(504, "Gateway Timeout")
+        if mode == "error":
+            raise LineError(500, "Internal Server Error")
 
     def _body(self, operation: Operation) -> Any:
         if operation.request_validator is None:

@@ -55,7 +55,7 @@ def stats() -> Response:
             "aliases": len(world.aliases), "audiences": len(world.audiences),
             "webhooksSent": len(world.webhook_log), "webhooksPending": emulator.sender.pending(),
             "rateLimits": emulator.limiter.limits(), "faults": emulator.faults.describe(),
-            "destination": world.destination,
+            "destination": world.destination, "contents": len(world.contents),
         }
     return jsonify(body)
 
@@ -66,6 +66,7 @@ def reset() -> Response:
     emulator.world.reset()
     emulator.limiter.reset()
     emulator.retry_keys.reset()
+    emulator.faults.injected.clear()
     return jsonify(status="reset")
 
 
@@ -234,6 +235,65 @@ def deliveries() -> Response | tuple[Response, int]:
                                     "at": s.at} for s in chosen], last=since + len(chosen))
 
 
+@inspection.get("/received")
+def received() -> Response:
+    """One summary per distinct content (the same messages), optionally only those containing a
+    message whose ``text`` is ``?text=``."""
+    world = _emulator().world
+    text = request.args.get("text")
+    with world.lock:
+        chosen = [c for c in world.contents.values()
+                  if text is None or any(m.get("text") == text for m in c.messages)]
+        return jsonify(contents=[c.summary() for c in chosen])
+
+
+@inspection.get("/received/<content_key>")
+def received_content(content_key: str) -> Response | tuple[Response, int]:
+    """A content's summary, its messages, and up to ``?duplicates=N`` (default 100) users who got it twice or more."""
+    world = _emulator().world
+    try:
+        limit = min(int(request.args.get("duplicates", 100)), 10_000)
+    except ValueError:
+        return _bad("duplicates must be an integer")
+    with world.lock:
+        content = world.contents.get(content_key)
+        if content is None:
+            return _bad("nothing was sent with this content key", 404)
+        body = {**content.summary(), "messageObjects": content.messages}
+    body["duplicateUserIds"] = world.duplicate_user_ids(content_key, limit)
+    return jsonify(body)
+
+
+@inspection.post("/received/counts")
+def received_counts() -> Response | tuple[Response, int]:
+    """``{"userIds": [...], "contentKey"?}`` → how often each received that content (or any send)."""
+    body = request.get_json(silent=True) or {}
+    user_ids, key = body.get("userIds"), body.get("contentKey")
+    if not isinstance(user_ids, list) or not all(isinstance(u, str) for u in user_ids) or len(user_ids) > 100_000:
+        return _bad("body: {\"userIds\": [≤ 100,000 ids], \"contentKey\"?: \"…\"}")
+    if key is not None and not isinstance(key, str):
+        return _bad("contentKey must be a string")
+    return jsonify(contentKey=key, counts=_emulator().world.received_counts(user_ids, key))
+
+
+@inspection.get("/retry-keys/<key>")
+def retry_key(key: str) -> Response:
+    """What one X-Line-Retry-Key did: the accepted request, the sends made with it (one, unless
+    its 24 h ran out), recipients delivered, and how many requests were turned away with 409."""
+    emulator = _emulator()
+    world = emulator.world
+    accepted = emulator.retry_keys.get(key)
+    with world.lock:
+        seqs = list(world.sends_by_retry_key.get(key, []))
+        sends = [world.sends[seq - 1] for seq in seqs]
+        conflicts = world.retry_key_conflicts.get(key, 0)
+    return jsonify(retryKey=key, accepted=accepted is not None,
+                   acceptedRequestId=accepted.request_id if accepted else None,
+                   sends=[{"seq": s.seq, "endpoint": s.endpoint, "requestId": s.request_id,
+                           "recipients": s.recipients, "contentKey": s.content_key} for s in sends],
+                   recipients=sum(s.recipients for s in sends), conflicts=conflicts)
+
+
 @inspection.route("/faults", methods=["GET", "POST"])
 def faults() -> Response | tuple[Response, int]:
     emulator = _emulator()
@@ -250,6 +310,14 @@ def faults() -> Response | tuple[Response, int]:
         emulator.faults.timeout_rate = rates["timeoutRate"]
         emulator.faults.timeout_seconds = float(body.get("timeoutSeconds", emulator.faults.timeout_seconds))
         emulator.faults.operations = set(body.get("operations") or [])
+        try:
+            after = float(body.get("acceptThenFailRate", 0.0))
+        except (TypeError, ValueError):
+            return _bad("acceptThenFailRate must be a number")
+        mode = body.get("acceptThenFailMode", "error")
+        if not 0 <= after <= 1 or mode not in emulator.faults.MODES:
+            return _bad("acceptThenFailRate is between 0 and 1; acceptThenFailMode is error, timeout or drop")
+        emulator.faults.accept_then_fail_rate, emulator.faults.accept_then_fail_mode = after, mode
     return jsonify(emulator.faults.describe())
 
 

@@ -147,6 +147,12 @@ class RetryKeys:
             self._in_flight.add(key)
             return None
 
+    def get(self, key: str) -> Accepted | None:
+        """The request that spent ``key``, while it is remembered."""
+        with self._lock:
+            accepted = self._keys.get(key)
+        return accepted if accepted is not None and time.time() - accepted.at < self.ttl else None
+
     def finish(self, key: str, accepted: Accepted | None) -> None:
         with self._lock:
             self._in_flight.discard(key)

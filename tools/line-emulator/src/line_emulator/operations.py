@@ -7,6 +7,8 @@ LINE's response shapes.
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import re
 import struct
 import time
@@ -17,7 +19,9 @@ from typing import Any
 from cityline_common.line_ids import LINE_ID, is_line_user_id
 
 from line_emulator.app import Context, Handler, LineError, Result
-from line_emulator.world import AsyncRequest, Audience, Resident, RichMenu, World, now_iso
+from line_emulator.world import AsyncRequest, Audience, Resident, RichMenu, World, jst_date, now_iso
+
+UNIT_NAME = re.compile(r"^[a-zA-Z0-9_]{1,30}$")
 
 ALIAS_ID = re.compile(r"^[a-z0-9_-]{1,32}$")
 MAX_TEXT_UTF16 = 5000
@@ -49,6 +53,18 @@ def check_messages(messages: list[dict[str, Any]]) -> None:
             if units > MAX_TEXT_UTF16:
                 raise invalid(f"Length must be between 0 and {MAX_TEXT_UTF16} (UTF-16 code units)",
                               f"messages[{index}].text")
+
+
+def check_units(body: dict[str, Any]) -> list[str]:
+    """customAggregationUnits: at most one name of 1-30 ``[a-zA-Z0-9_]`` (the OpenAPI file says so
+    for multicast only; LINE's reference says it for push too)."""
+    units = body.get("customAggregationUnits") or []
+    if len(units) > 1:
+        raise invalid("Size must be between 0 and 1", "customAggregationUnits")
+    for index, unit in enumerate(units):
+        if not isinstance(unit, str) or not UNIT_NAME.match(unit):
+            raise invalid("must match \"^[a-zA-Z0-9_]{1,30}$\"", f"customAggregationUnits[{index}]")
+    return units
 
 
 def sent(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -86,7 +102,7 @@ def push(context: Context) -> Result:
     if not LINE_ID.fullmatch(body["to"]):
         raise invalid("The property, 'to', in the request body is invalid", "to")
     check_messages(body["messages"])
-    units = body.get("customAggregationUnits") or []
+    units = check_units(body)
     context.world.record_send("push", context.request_id, context.retry_key, body["messages"], [body["to"]],
                               notification_disabled=bool(body.get("notificationDisabled")),
                               aggregation_unit=units[0] if units else None)
@@ -101,7 +117,7 @@ def multicast(context: Context) -> Result:
         if not is_line_user_id(user_id):
             raise invalid(f"The property, 'to[{index}]', in the request body is invalid", f"to[{index}]")
     check_messages(body["messages"])
-    units = body.get("customAggregationUnits") or []
+    units = check_units(body)
     context.world.record_send("multicast", context.request_id, context.retry_key, body["messages"], body["to"],
                               notification_disabled=bool(body.get("notificationDisabled")),
                               aggregation_unit=units[0] if units else None)
@@ -238,8 +254,10 @@ def quota(context: Context) -> Result:
 
 @operation("getMessageQuotaConsumption")
 def consumption(context: Context) -> Result:
+    month = jst_date(time.time())[:6]
     with context.world.lock:
-        total = sum(count for key, count in context.world.messages_by_date.items() if not key.startswith("reply:"))
+        total = sum(count for key, count in context.world.messages_by_date.items()
+                    if not key.startswith("reply:") and key.rpartition(":")[2].startswith(month))
     return Result(body={"totalUsage": total})
 
 
@@ -256,18 +274,42 @@ for _op, _endpoint in (("getNumberOfSentReplyMessages", "reply"), ("getNumberOfS
     HANDLERS[_op] = _sent_count(_endpoint)
 
 
+def _units_this_month(world: World) -> list[str]:
+    with world.lock:
+        return list(world.units_by_month.get(jst_date(time.time())[:6], {}))
+
+
 @operation("getAggregationUnitUsage")
 def aggregation_usage(context: Context) -> Result:
-    with context.world.lock:
-        units = {send.aggregation_unit for send in context.world.sends if send.aggregation_unit}
-    return Result(body={"numOfCustomAggregationUnits": len(units)})
+    return Result(body={"numOfCustomAggregationUnits": len(_units_this_month(context.world))})
 
 
 @operation("getAggregationUnitNameList")
 def aggregation_names(context: Context) -> Result:
-    with context.world.lock:
-        units = sorted({send.aggregation_unit for send in context.world.sends if send.aggregation_unit})
-    return Result(body={"customAggregationUnits": units})
+    """This month's unit names in order of first use, ``limit`` (≤ 100) at a time; ``next`` is the
+    opaque continuation token (here the offset, base-36)."""
+    try:
+        limit = int(context.query("limit") or 100)
+        start = int(context.query("start") or "0", 36)
+    except ValueError:
+        raise LineError(400, "limit must be an integer and start a token returned as next") from None
+    if not 1 <= limit <= 100 or start < 0:
+        raise LineError(400, "limit must be between 1 and 100")
+    units = _units_this_month(context.world)
+    body: dict[str, Any] = {"customAggregationUnits": units[start:start + limit]}
+    if start + limit < len(units):
+        body["next"] = _base36(start + limit)
+    return Result(body=body)
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if not number:
+            return out
 
 
 @operation("getProfile")
@@ -739,6 +781,117 @@ def insight_deliveries(context: Context) -> Result:
     })
 
 
+PRIVACY_FLOOR = 20  # LINE: aggregated values below 20 are null, never 0
+
+
+def _floor(value: int | None) -> int | None:
+    return value if value is not None and value >= PRIVACY_FLOOR else None
+
+
+def _fraction(*parts: str, low: float, high: float) -> float:
+    """A deterministic rate in [low, high) derived from ``parts`` (same input, same figure)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return low + (high - low) * int.from_bytes(digest[:4], "big") / 2**32
+
+
+def _urls(node: Any, found: dict[str, None]) -> dict[str, None]:
+    """URLs a resident can open in a message: ``uri``/``linkUri`` actions and http(s) links in text."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in {"uri", "linkUri"} and isinstance(value, str) and value.startswith(("http://", "https://")):
+                found.setdefault(value)
+            elif key == "text" and isinstance(value, str):
+                for url in re.findall(r"https?://[^\s]+", value):
+                    found.setdefault(url)
+            else:
+                _urls(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _urls(item, found)
+    return found
+
+
+def unit_statistics(unit: str, sends: list[Any]) -> dict[str, Any]:
+    """Plausible, deterministic interaction figures from what was delivered under ``unit``.
+
+    Per content (the same messages), with D = residents it was delivered to: bubble 1 is opened
+    by D × r (r in [0.55, 0.75) from SHA-256 of unit + content), bubble n by that × 0.85^(n-1);
+    each URL is opened by D × r × c users (c in [0.05, 0.20) per URL), 1.3 times each on average;
+    video/audio bubbles are played by 40 % of those who saw them, to the end by 15 %. Figures of
+    every content add up; each value under 20 is null (LINE's privacy floor).
+    """
+    by_content: dict[str, tuple[list[dict[str, Any]], int]] = {}
+    for send in sends:
+        messages, delivered = by_content.get(send.content_key, (send.messages, 0))
+        by_content[send.content_key] = (messages, delivered + send.recipients)
+    bubbles: dict[int, dict[str, int]] = {}
+    clicks: dict[str, dict[str, int]] = {}
+    unique_impression = unique_click = unique_played = unique_played_all = 0
+    media_seen = False
+    for key, (messages, delivered) in by_content.items():
+        opened = int(delivered * _fraction(unit, key, low=0.55, high=0.75))
+        unique_impression += opened
+        clicked_any = played_any = played_all = 0
+        for seq, message in enumerate(messages, start=1):
+            seen = int(opened * 0.85 ** (seq - 1))
+            bubble = bubbles.setdefault(seq, {"impression": 0, "uniqueImpression": 0, "mediaPlayed": 0,
+                                              "uniqueMediaPlayed": 0, "mediaPlayed100Percent": 0,
+                                              "uniqueMediaPlayed100Percent": 0})
+            bubble["impression"] += int(seen * 1.2)
+            bubble["uniqueImpression"] += seen
+            if message.get("type") in {"video", "audio"}:
+                media_seen = True
+                played, whole = int(seen * 0.4), int(seen * 0.15)
+                bubble["mediaPlayed"] += int(played * 1.1)
+                bubble["uniqueMediaPlayed"] += played
+                bubble["mediaPlayed100Percent"] += whole
+                bubble["uniqueMediaPlayed100Percent"] += whole
+                played_any, played_all = max(played_any, played), max(played_all, whole)
+        for url in _urls(messages, {}):
+            users = int(opened * _fraction(unit, key, url, low=0.05, high=0.20))
+            entry = clicks.setdefault(url, {"click": 0, "uniqueClick": 0})
+            entry["click"] += int(users * 1.3)
+            entry["uniqueClick"] += users
+            clicked_any = max(clicked_any, users)
+        unique_click += clicked_any
+        unique_played += played_any
+        unique_played_all += played_all
+
+    def media(value: int) -> int | None:
+        return _floor(value) if media_seen else None
+
+    return {
+        "overview": {"uniqueImpression": _floor(unique_impression), "uniqueClick": _floor(unique_click),
+                     "uniqueMediaPlayed": media(unique_played),
+                     "uniqueMediaPlayed100Percent": media(unique_played_all)},
+        "messages": [{"seq": seq, "impression": _floor(b["impression"]),
+                      "uniqueImpression": _floor(b["uniqueImpression"]),
+                      "mediaPlayed": media(b["mediaPlayed"]), "mediaPlayed25Percent": media(b["mediaPlayed"]),
+                      "mediaPlayed50Percent": media(b["mediaPlayed"] // 2),
+                      "mediaPlayed75Percent": media(b["mediaPlayed"] // 3),
+                      "mediaPlayed100Percent": media(b["mediaPlayed100Percent"]),
+                      "uniqueMediaPlayed": media(b["uniqueMediaPlayed"]),
+                      "uniqueMediaPlayed25Percent": media(b["uniqueMediaPlayed"]),
+                      "uniqueMediaPlayed50Percent": media(b["uniqueMediaPlayed"] // 2),
+                      "uniqueMediaPlayed75Percent": media(b["uniqueMediaPlayed"] // 3),
+                      "uniqueMediaPlayed100Percent": media(b["uniqueMediaPlayed100Percent"])}
+                     for seq, b in sorted(bubbles.items())],
+        "clicks": [{"seq": seq, "url": url, "click": _floor(c["click"]), "uniqueClick": _floor(c["uniqueClick"]),
+                    "uniqueClickOfRequest": _floor(c["uniqueClick"])}
+                   for seq, (url, c) in enumerate(clicks.items(), start=1)],
+    }
+
+
+def _yyyymmdd(context: Context, name: str) -> datetime.date:
+    text = context.query(name) or ""
+    try:
+        if not re.fullmatch(r"\d{8}", text):
+            raise ValueError(text)
+        return datetime.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        raise LineError(400, f"{name} must be yyyyMMdd (UTC+9)") from None
+
+
 @operation("getMessageEvent")
 def insight_message_event(context: Context) -> Result:
     request_id = context.query("requestId") or ""
@@ -746,30 +899,31 @@ def insight_message_event(context: Context) -> Result:
         send = next((s for s in context.world.sends if s.request_id == request_id), None)
     if send is None:
         raise LineError(404, "Not found")
-    # Privacy threshold: figures for fewer than 20 people are withheld (left out here: the OpenAPI
-    # file types them as plain integers).
-    overview: dict[str, Any] = {"requestId": request_id, "timestamp": int(send.at)}
-    if send.recipients >= 20:
+    # Privacy threshold: interaction figures under 20 people are null; ``delivered`` is not
+    # nullable in the OpenAPI file, so it is left out under 20. Figures as for statistics per unit.
+    figures = unit_statistics(request_id, [send])
+    overview: dict[str, Any] = {"requestId": request_id, "timestamp": int(send.at), **figures["overview"]}
+    if send.recipients >= PRIVACY_FLOOR:
         overview["delivered"] = send.recipients
     return Result(body={
         "overview": overview,
-        "messages": [{"seq": index + 1} for index, _ in enumerate(send.messages)],
-        "clicks": [],
+        "messages": [{k: v for k, v in m.items() if k != "uniqueImpression"} for m in figures["messages"]],
+        "clicks": figures["clicks"],
     })
 
 
 @operation("getStatisticsPerUnit")
 def insight_per_unit(context: Context) -> Result:
+    """Per-unit statistics of push/multicast sent with ``customAggregationUnits`` between ``from``
+    and ``to`` (UTC+9 days, ``to`` at most 30 days after ``from``). Figures are available at once
+    (LINE updates them for 14 days after sending)."""
     unit = context.query("customAggregationUnit") or ""
-    for name in ("from", "to"):
-        if not re.fullmatch(r"\d{8}", context.query(name) or ""):
-            raise LineError(400, f"{name} must be yyyyMMdd")
+    if not UNIT_NAME.match(unit):
+        raise LineError(400, "customAggregationUnit must be 1-30 of [a-zA-Z0-9_]")
+    start, end = _yyyymmdd(context, "from"), _yyyymmdd(context, "to")
+    if end < start or (end - start).days > 30:
+        raise LineError(400, "to must be on or after from, at most 30 days later")
+    low, high = start.strftime("%Y%m%d"), end.strftime("%Y%m%d")
     with context.world.lock:
-        sends = [s for s in context.world.sends if s.aggregation_unit == unit]
-    recipients = sum(s.recipients for s in sends)
-    value = recipients if recipients >= 20 else None
-    return Result(body={
-        "overview": {"uniqueImpression": value, "uniqueClick": None, "uniqueMediaPlayed": None,
-                     "uniqueMediaPlayed100Percent": None},
-        "messages": [], "clicks": [],
-    })
+        sends = [s for s in context.world.sends if s.aggregation_unit == unit and low <= jst_date(s.at) <= high]
+    return Result(body=unit_statistics(unit, sends))

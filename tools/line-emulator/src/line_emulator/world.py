@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import threading
 import time
@@ -19,7 +20,7 @@ GENDERS = ["male", "female"]
 AREAS = ["jp_28"] * 9 + ["jp_27"]  # 兵庫県 (Itami) mostly, some from 大阪府 next door
 
 
-@dataclass
+@dataclass(slots=True)
 class Resident:
     user_id: str
     display_name: str
@@ -32,6 +33,7 @@ class Resident:
     blocked: bool = False
     followed_at: float = 0.0
     rich_menu_id: str | None = None  # per-user link (API); the default menu applies otherwise
+    index: int = 0  # position in the population (row of the per-content delivery counters)
 
     def profile(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,43 @@ class Send:
     recipients: int = 0
     notification_disabled: bool = False
     aggregation_unit: str | None = None
+    content_key: str = ""
+
+
+AGGREGATION_UNITS_PER_MONTH = 1000  # LINE: the 1,001st distinct unit name of a month is not assigned
+
+
+def content_key(messages: list[dict[str, Any]]) -> str:
+    """Identifies what was sent, whatever the request: 16 hex digits of SHA-1 over canonical JSON."""
+    canonical = json.dumps(messages, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha1(canonical.encode()).hexdigest()[:16]  # noqa: S324
+
+
+def jst_date(at: float) -> str:
+    """yyyyMMdd in UTC+9, as LINE's statistics count days."""
+    return time.strftime("%Y%m%d", time.gmtime(at + 9 * 3600))
+
+
+@dataclass
+class Content:
+    """Everything sent with the same messages: one byte per resident counts how often each got it
+    (saturating at 255), so "everyone exactly once" is two ``bytearray.count`` calls even at 1M."""
+
+    key: str
+    messages: list[dict[str, Any]]
+    counts: bytearray
+    sends: int = 0
+    deliveries: int = 0
+    retry_keys: set[str] = field(default_factory=set)
+
+    def summary(self) -> dict[str, Any]:
+        zero, once = self.counts.count(0), self.counts.count(1)
+        recipients = len(self.counts) - zero
+        first_text = next((m.get("text") for m in self.messages if isinstance(m.get("text"), str)), None)
+        return {"contentKey": self.key, "preview": (first_text or self.messages[0].get("type", ""))[:60],
+                "messages": len(self.messages), "sends": self.sends, "deliveries": self.deliveries,
+                "recipients": recipients, "duplicates": recipients - once,
+                "maxPerRecipient": max(self.counts) if self.counts else 0, "retryKeys": len(self.retry_keys)}
 
 
 @dataclass
@@ -92,11 +131,16 @@ def now_iso(at: float | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int((moment % 1) * 1000):03d}Z"
 
 
+_DUPLICATE_MAP = bytes([0, 0] + [1] * 254)  # count → 1 when the resident got it more than once
+
+
 class World:
-    def __init__(self, residents: int = 100, seed: int = 1, destination: str | None = None) -> None:
+    def __init__(self, residents: int = 100, seed: int = 1, destination: str | None = None,
+                 friends: int = 0) -> None:
         self.lock = threading.RLock()
         self.seed = seed
         self.population = residents
+        self.initial_friends = friends  # the first N residents are friends from the start (no webhooks)
         self.destination = destination or "U" + hashlib.md5(f"bot:{seed}".encode()).hexdigest()  # noqa: S324
         self.reset()
 
@@ -114,8 +158,15 @@ class World:
                     age=rng.randint(13, 90),
                     area=rng.choice(AREAS),
                     app_type=rng.choice(["ios", "android"]),
+                    index=number,
+                    friend=number < self.initial_friends,
                 )
             self.sends: list[Send] = []
+            self.contents: dict[str, Content] = {}
+            self.sends_by_retry_key: dict[str, list[int]] = {}
+            self.retry_key_conflicts: Counter[str] = Counter()
+            self.units_by_month: dict[str, dict[str, None]] = {}  # yyyyMM (UTC+9) → unit names, in order
+            self.aggregation_unit_limit = AGGREGATION_UNITS_PER_MONTH
             self.received: dict[str, list[int]] = {}
             self.reply_tokens: dict[str, tuple[str, float]] = {}
             self.rich_menus: dict[str, RichMenu] = {}
@@ -139,28 +190,79 @@ class World:
         return [resident for resident in self.residents.values() if resident.friend]
 
     # -- deliveries ----------------------------------------------------------------------------
+    def assign_unit(self, unit: str | None, at: float) -> str | None:
+        """The unit a send is counted under: None once 1,000 other names were used this month."""
+        if not unit:
+            return None
+        month = self.units_by_month.setdefault(jst_date(at)[:6], {})
+        if unit not in month:
+            if len(month) >= self.aggregation_unit_limit:
+                return None  # LINE sends the message and silently leaves the unit out
+            month[unit] = None
+        return unit
+
     def record_send(
         self, endpoint: str, request_id: str, retry_key: str | None, messages: list[dict[str, Any]],
         user_ids: list[str], *, notification_disabled: bool = False, aggregation_unit: str | None = None,
     ) -> Send:
         """Deliver to the recipients who are friends (LINE answers 200 for others and drops them)."""
+        key = content_key(messages)
         with self.lock:
-            send = Send(len(self.sends) + 1, endpoint, request_id, retry_key, messages, time.time(),
-                        notification_disabled=notification_disabled, aggregation_unit=aggregation_unit)
+            at = time.time()
+            send = Send(len(self.sends) + 1, endpoint, request_id, retry_key, messages, at,
+                        notification_disabled=notification_disabled,
+                        aggregation_unit=self.assign_unit(aggregation_unit, at), content_key=key)
             self.sends.append(send)
+            content = self.contents.get(key)
+            if content is None:
+                content = self.contents[key] = Content(key, messages, bytearray(len(self.residents)))
+            counts = content.counts
             delivered = 0
+            residents, received = self.residents, self.received
             for user_id in dict.fromkeys(user_ids):
-                resident = self.residents.get(user_id)
+                resident = residents.get(user_id)
                 if resident is None or not resident.friend:
                     continue
-                self.received.setdefault(user_id, []).append(send.seq)
+                received.setdefault(user_id, []).append(send.seq)
+                if counts[resident.index] < 255:
+                    counts[resident.index] += 1
                 delivered += 1
             send.recipients = delivered
+            content.sends += 1
+            content.deliveries += delivered
+            if retry_key is not None:
+                content.retry_keys.add(retry_key)
+                self.sends_by_retry_key.setdefault(retry_key, []).append(send.seq)
             self.recipients_delivered += delivered
-            self.messages_by_date[f"{endpoint}:{time.strftime('%Y%m%d', time.gmtime(time.time() + 9 * 3600))}"] += (
-                delivered * len(messages)
-            )
+            self.messages_by_date[f"{endpoint}:{jst_date(at)}"] += delivered * len(messages)
             return send
+
+    def received_counts(self, user_ids: list[str], key: str | None = None) -> dict[str, int]:
+        """How often each user received ``key`` (a content key), or any send when None."""
+        with self.lock:
+            if key is None:
+                return {user_id: len(self.received.get(user_id, ())) for user_id in user_ids}
+            content = self.contents.get(key)
+            out = {}
+            for user_id in user_ids:
+                resident = self.residents.get(user_id)
+                out[user_id] = content.counts[resident.index] if content is not None and resident else 0
+            return out
+
+    def duplicate_user_ids(self, key: str, limit: int) -> list[str]:
+        """Up to ``limit`` users who received ``key`` more than once, in population order."""
+        with self.lock:
+            content = self.contents.get(key)
+            if content is None or limit <= 0:
+                return []
+            marks = content.counts.translate(_DUPLICATE_MAP)
+            ids = list(self.residents)
+            found: list[str] = []
+            position = marks.find(1)
+            while position >= 0 and len(found) < limit:
+                found.append(ids[position])
+                position = marks.find(1, position + 1)
+            return found
 
     def messages_for(self, user_id: str) -> list[dict[str, Any]]:
         with self.lock:
