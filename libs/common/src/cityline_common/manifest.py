@@ -88,6 +88,7 @@ class Subscription:
     # Narrower than the contracts' own patterns: only these keys (e.g. two of LINE's event types).
     routing_keys: tuple[str, ...] = ()
     delivery_limit: int = 10
+    single_active_consumer: bool = False  # one consumer at a time; the others take over if it goes
 
     def declaration(self) -> Queue:
         bindings = tuple(dict.fromkeys(
@@ -95,7 +96,8 @@ class Subscription:
             for contract in self.handles
             for key in (self.routing_keys or (contract.contract.routing_pattern,))
         ))
-        return Queue(self.queue, bindings, delivery_limit=self.delivery_limit)
+        return Queue(self.queue, bindings, delivery_limit=self.delivery_limit,
+                     single_active_consumer=self.single_active_consumer)
 
 
 @dataclass(frozen=True)

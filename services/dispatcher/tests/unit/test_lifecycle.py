@@ -335,6 +335,7 @@ PERFORM = {
     Action.RESUME: lambda d: d.resume(KACHO, LATER, POLICY),
     Action.CANCEL: lambda d: d.cancel(KACHO, LATER),
     Action.FINISH: lambda d: d.finish(LATER),
+    Action.NEXT_RUN: lambda d: d.finish(LATER, next_at=LATER + timedelta(days=7)),
 }
 
 
@@ -363,5 +364,13 @@ def test_every_pair_outside_the_table_is_refused_and_changes_nothing(status, act
 def test_final_states_allow_nothing_and_the_console_can_ask_what_is_allowed():
     for final in (Status.SENT, Status.PARTLY_FAILED, Status.CANCELLED):
         assert allowed_actions(final) == frozenset()
-    assert allowed_actions(Status.SENDING) == {Action.PAUSE, Action.FINISH}
+    assert allowed_actions(Status.SENDING) == {Action.PAUSE, Action.FINISH, Action.NEXT_RUN}
     assert allowed_actions(Status.PAUSED) == {Action.RESUME, Action.CANCEL}
+
+
+def test_a_recurring_delivery_goes_back_to_scheduled_after_each_send():
+    delivery = delivery_in(Status.SENDING)
+    delivery.finish(LATER, failed_recipients=3, next_at=LATER + timedelta(days=7))
+    assert delivery.status is Status.SCHEDULED and delivery.send_at == LATER + timedelta(days=7)
+    assert delivery.history[-1].action is Action.NEXT_RUN and "失敗 3人" in delivery.history[-1].comment
+    assert delivery.is_approved  # the approval covers every occurrence of the same content

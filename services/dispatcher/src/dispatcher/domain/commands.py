@@ -1,15 +1,14 @@
-"""What dispatcher is asked to do about deliveries. Imperative.
+"""What dispatcher is asked to do. Imperative.
 
 Commands carry the acting staff member as an :class:`~dispatcher.domain.lifecycle.Actor` (built by the
-service layer from token claims) but no time: the handler reads its clock and passes the moment to the
-domain. Commands the platform itself issues (a schedule falling due, the error budget running out) have
-``actor=None``."""
+entrypoint from the token's claims) but no time: handlers read their clock. What the platform itself
+does (a schedule falling due, a job settled, the error budget running out) has ``actor=None``."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,98 +18,83 @@ from dispatcher.domain.lifecycle import Actor
 
 
 @dataclass(frozen=True)
-class CreateDelivery(Command[None]):
-    delivery_id: uuid.UUID
+class CreateDelivery(Command[uuid.UUID]):
     actor: Actor
     department: str
     title: str
     category_key: str
-    messages: tuple[Mapping[str, Any], ...] = ()
-    target: Mapping[str, Any] = field(default_factory=dict)
+    messages: tuple[Mapping[str, Any], ...]
+    target: Mapping[str, Any]
+    rule: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class EditDelivery(Command[None]):
-    """Only the fields given change; after 承認依頼 an edit sends the delivery back to 承認待ち."""
+    """Only the fields in ``changes`` change (title, category, messages, target, schedule); ``version`` is
+    the one the editor opened: a delivery changed since is refused (stale_version)."""
 
     delivery_id: uuid.UUID
     actor: Actor
-    title: str | None = None
-    category_key: str | None = None
-    messages: tuple[Mapping[str, Any], ...] | None = None
-    target: Mapping[str, Any] | None = None
+    version: int | None
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ActOnDelivery(Command[None]):
+    """submit | approve | reject | schedule | confirm | pause | resume | cancel."""
+
+    delivery_id: uuid.UUID
+    actor: Actor
+    action: str
+    version: int | None = None
+    comment: str = ""
     send_at: datetime | None = None
 
 
 @dataclass(frozen=True)
-class SubmitDelivery(Command[None]):
+class StartDelivery(Command[uuid.UUID]):
+    """送信 (staff) or a due schedule (``actor`` None): freeze the recipients, cut the jobs, queue them.
+    Answers the send's id."""
+
     delivery_id: uuid.UUID
-    actor: Actor
-    comment: str = ""
+    actor: Actor | None
+    version: int | None = None
 
 
 @dataclass(frozen=True)
-class ApproveDelivery(Command[None]):
-    delivery_id: uuid.UUID
-    actor: Actor
-    comment: str = ""
+class SettleJob(Command[None]):
+    """The sender finished a job: ``status`` sent or failed (with LINE's reason)."""
+
+    send_id: uuid.UUID
+    number: int
+    status: str
+    attempts: int
+    request_id: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
-class RejectDelivery(Command[None]):
-    delivery_id: uuid.UUID
-    actor: Actor
-    comment: str
+class PauseForErrors(Command[None]):
+    """The sender's error budget ran out: the delivery pauses itself and says why."""
+
+    send_id: uuid.UUID
+    reason: str
 
 
 @dataclass(frozen=True)
-class ScheduleDelivery(Command[None]):
-    delivery_id: uuid.UUID
-    actor: Actor
-    send_at: datetime
-
-
-@dataclass(frozen=True)
-class ConfirmDelivery(Command[None]):
-    """送信前確認 of the final recipient count (the second confirmation above the threshold)."""
-
-    delivery_id: uuid.UUID
-    actor: Actor
-    recipients: int
-
-
-@dataclass(frozen=True)
-class StartDelivery(Command[None]):
-    delivery_id: uuid.UUID
-    actor: Actor | None  # None: the scheduler, for a due 予約配信
-
-
-@dataclass(frozen=True)
-class PauseDelivery(Command[None]):
-    delivery_id: uuid.UUID
-    actor: Actor | None  # None: the system (too many errors), which must give a reason
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class ResumeDelivery(Command[None]):
-    delivery_id: uuid.UUID
-    actor: Actor
-    comment: str = ""
-
-
-@dataclass(frozen=True)
-class CancelDelivery(Command[None]):
-    delivery_id: uuid.UUID
-    actor: Actor
-    comment: str = ""
-
-
-@dataclass(frozen=True)
-class SendTestDelivery(Command[None]):
-    """テスト配信: push the content to staff phones. Not a delivery and not in the lifecycle; it sends
-    only to the staff's registered test recipients (opaque ids), whatever the delivery's status."""
+class SendTest(Command[int]):
+    """テスト配信 to staff phones of the test group: pushes, never counted as a delivery."""
 
     delivery_id: uuid.UUID
     actor: Actor
-    test_recipient_ids: tuple[str, ...]
+    test_recipient_ids: tuple[uuid.UUID, ...]
+
+
+@dataclass(frozen=True)
+class HoldDueDelivery(Command[None]):
+    """A due 予約配信 could not start (``code``, ``reason``): it stays 予約済み, due again later — at the next
+    opening of the sending hours when that was the reason, else in 15 minutes — and staff see why."""
+
+    delivery_id: uuid.UUID
+    reason: str
+    code: str

@@ -35,6 +35,13 @@ from dispatcher.domain import events as ev  # "events" is also the aggregate's l
 from dispatcher.domain.messages import Problem, validate_messages
 
 TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+class Unset:
+    """Marks an argument not given (where None is a value: "no schedule")."""
+
+
+UNSET = Unset()
 SYSTEM = "system"  # the actor id recorded when the platform itself acts (a due schedule, an error pause)
 
 
@@ -83,6 +90,7 @@ class Action(StrEnum):
     RESUME = "resume"  # 再開
     CANCEL = "cancel"  # 取消
     FINISH = "finish"  # 配信終了
+    NEXT_RUN = "next_run"  # 次回の配信へ (a recurring delivery's send finished; the next occurrence is due later)
 
     @property
     def label(self) -> str:
@@ -100,6 +108,7 @@ ACTION_LABELS = {
     Action.RESUME: "再開",
     Action.CANCEL: "取消",
     Action.FINISH: "配信終了",
+    Action.NEXT_RUN: "次回の配信へ",
 }
 
 S, A = Status, Action
@@ -120,6 +129,7 @@ TRANSITIONS: Mapping[tuple[Status, Action], Status] = {
     (S.SCHEDULED, A.CANCEL): S.CANCELLED,
     (S.SENDING, A.PAUSE): S.PAUSED,
     (S.SENDING, A.FINISH): S.SENT,
+    (S.SENDING, A.NEXT_RUN): S.SCHEDULED,
     (S.PAUSED, A.RESUME): S.SENDING,
     (S.PAUSED, A.CANCEL): S.CANCELLED,
 }
@@ -274,6 +284,7 @@ class Delivery:
     version: int = 1
     last_editor_id: str = ""
     send_at: datetime | None = None  # 予約日時, set by schedule
+    rule: Mapping[str, Any] | None = None  # 予約・定期 rule as stored (domain/schedule.py); None: sent on 送信
     approvals: list[Approval] = field(default_factory=list)
     confirmations: list[Confirmation] = field(default_factory=list)
     history: list[Transition] = field(default_factory=list)
@@ -292,10 +303,12 @@ class Delivery:
 
     def edit(self, actor: Actor, at: datetime, *, title: str | None = None, category_key: str | None = None,
              messages: Iterable[Mapping[str, Any]] | None = None, target: Mapping[str, Any] | None = None,
-             send_at: datetime | None = None) -> None:
-        """Changes content, target or schedule. After 承認依頼 this sends the delivery back to 承認待ち."""
+             send_at: datetime | None = None, rule: Mapping[str, Any] | Unset | None = UNSET) -> None:
+        """Changes content, target or schedule (``rule``: the 予約・定期 rule, None to remove it). After
+        承認依頼 this sends the delivery back to 承認待ち."""
         self._check(Action.EDIT)
-        if title is None and category_key is None and messages is None and target is None and send_at is None:
+        if title is None and category_key is None and messages is None and target is None and send_at is None \
+                and isinstance(rule, Unset):
             # A no-op save must not clear approvals behind the approver's back.
             raise DeliveryError("変更する項目がありません。", "nothing_to_edit")
         if title is not None:
@@ -308,6 +321,8 @@ class Delivery:
             self.target = dict(target)
         if send_at is not None:
             self.send_at = _aware(send_at)
+        if not isinstance(rule, Unset):
+            self.rule = dict(rule) if rule is not None else None
         self.version += 1
         self.last_editor_id = actor.staff_id
         self.approvals.clear()
@@ -408,8 +423,17 @@ class Delivery:
         self._move(Action.CANCEL, actor.staff_id, at, comment)
         self.events.append(ev.DeliveryCancelled(self.id, actor.staff_id, at, comment))
 
-    def finish(self, at: datetime, failed_recipients: int = 0) -> None:
-        """配信終了, by the system once every send job is settled: 配信完了, or 一部失敗 when any failed."""
+    def finish(self, at: datetime, failed_recipients: int = 0, next_at: datetime | None = None) -> None:
+        """配信終了, by the system once every send job is settled: 配信完了, or 一部失敗 when any failed. A
+        recurring delivery with a further occurrence (``next_at``) goes back to 予約済み instead."""
+        if next_at is not None:
+            self._check(Action.NEXT_RUN)
+            self.send_at = _aware(next_at)
+            comment = f"次回 {self.send_at.astimezone(TOKYO):%Y-%m-%d %H:%M}" + (
+                f"（今回の失敗 {failed_recipients:,}人）" if failed_recipients else "")
+            self._move(Action.NEXT_RUN, SYSTEM, at, comment)
+            self.events.append(ev.DeliveryScheduled(self.id, SYSTEM, at, self.send_at))
+            return
         self._check(Action.FINISH)
         target = FINISHED_WITH_FAILURES if failed_recipients > 0 else None
         comment = f"失敗 {failed_recipients:,}人" if failed_recipients else ""

@@ -1,4 +1,4 @@
-"""HTTP entrypoint: health, readiness and metrics; dispatcher's API joins here."""
+"""HTTP entrypoint: health, readiness, metrics and dispatcher's internal API (API.md)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from flask import Flask
 
 from dispatcher.bootstrap import DispatcherService, bootstrap
 from dispatcher.config import Settings
+from dispatcher.entrypoints.deliveries_api import register_deliveries_api
 from dispatcher.manifest import MANIFEST
 
 
 def create_app(service: DispatcherService | None = None) -> Flask:
     service = service or bootstrap_from_environment("dispatcher", Settings, bootstrap)
     readiness = standard_readiness(service.engine, MANIFEST.schema, service.settings.amqp_url)
-    # No /internal routes yet; the guard is there already: each one will need a token for this
-    # service's audience, and a view declares who may call it with @requires(...).
-    return create_base_app("dispatcher", readiness, internal_verifier=service.verifier)
+    app = create_base_app("dispatcher", readiness, internal_verifier=service.verifier)
+    register_deliveries_api(app, service)
+    return app

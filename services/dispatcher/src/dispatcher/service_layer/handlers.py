@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from cityline_common.messagebus import Handlers
 
+from dispatcher.domain import commands as c
+from dispatcher.service_layer import deliveries
+from dispatcher.service_layer.deliveries import Ports
 from dispatcher.service_layer.unit_of_work import AbstractDispatcherUnitOfWork
 
 
-def handlers() -> Handlers[AbstractDispatcherUnitOfWork]:
-    """None yet: this service's use cases land with its feature issue."""
-    return Handlers[AbstractDispatcherUnitOfWork]()
+def handlers(ports: Ports) -> Handlers[AbstractDispatcherUnitOfWork]:
+    return (
+        Handlers[AbstractDispatcherUnitOfWork]()
+        .command(c.CreateDelivery, deliveries.create(ports))
+        .command(c.EditDelivery, deliveries.edit(ports))
+        .command(c.ActOnDelivery, deliveries.act(ports))
+        .command(c.StartDelivery, deliveries.start(ports))
+        .command(c.SettleJob, deliveries.settle(ports))
+        .command(c.PauseForErrors, deliveries.pause_for_errors(ports))
+        .command(c.SendTest, deliveries.send_test(ports))
+        .command(c.HoldDueDelivery, deliveries.hold_due(ports))
+    )

@@ -1,7 +1,7 @@
 """segment-service's internal API for segments and taxonomy changes (thin: commands and queries on the bus).
 
-* ``POST /internal/segments/count`` ``{"expression", "unanswered"}``: staff who may draft (作成者,
-  承認者, システム管理者);
+* ``POST /internal/segments/count`` ``{"expression" or "segmentId", "unanswered"}``: staff who may draft
+  (作成者, 承認者, システム管理者), and the dispatcher (a delivery's count before its confirmation);
 * ``GET /internal/segments`` and ``GET /internal/segments/<id>``: any staff role, the segments of the
   departments they hold a role in (every department for システム管理者);
 * ``POST /internal/segments`` ``{"name", "department", "expression"}``, ``PUT`` / ``DELETE
@@ -55,7 +55,7 @@ def _body() -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def register_segments_api(app: Flask, service: SegmentService) -> None:
+def register_segments_api(app: Flask, service: SegmentService) -> None:  # noqa: PLR0915 - one place lists the API
     bus = service.bus
 
     def refused(exc: Exception) -> tuple[Response, int]:
@@ -68,14 +68,23 @@ def register_segments_api(app: Flask, service: SegmentService) -> None:
         return bad_request(str(exc))
 
     @app.post("/internal/segments/count")
-    @requires(DRAFTERS)
+    @requires(DRAFTERS | DISPATCHER)
     def count_segment() -> tuple[Response, int]:
         body = _body()
-        if body is None or "expression" not in body:
-            return bad_request('body must be {"expression": …, "unanswered": "auto|include|exclude"}')
+        if body is None or ("expression" not in body and "segmentId" not in body):
+            return bad_request('body must be {"expression": … or "segmentId": "…", '
+                               '"unanswered": "auto|include|exclude"}')
+        expression = body.get("expression")
+        if "segmentId" in body:
+            try:
+                saved = bus.query(segments.saved_segment(uuid.UUID(str(body["segmentId"]))))
+            except ValueError:
+                return bad_request("segmentId: a segment id")
+            if saved is None:
+                return jsonify(error="Not Found", reason="no such segment"), 404
+            expression = saved.expression
         try:
-            counted = bus.query(segments.count(body["expression"], str(body.get("unanswered", "auto")),
-                                               service.timezone))
+            counted = bus.query(segments.count(expression, str(body.get("unanswered", "auto")), service.timezone))
         except (InvalidSegment, NoTaxonomy) as exc:
             return refused(exc)
         return jsonify(counted.as_json()), 200

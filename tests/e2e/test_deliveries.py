@@ -1,0 +1,247 @@
+"""Deliveries end to end on the real parts: PostgreSQL, RabbitMQ, segment-service (served in this process
+on a port of its own, frozen recipient lists and all), the outbox relay, the sender consuming
+``dispatcher.send-jobs``, and the LINE emulator recording what each resident received.
+
+Every lifecycle path through the internal API as the console calls it; an author cannot approve their
+own delivery; cancelled and unapproved deliveries never send; a delivery reaches each of its recipients
+exactly once; a recurring delivery fires when its time comes (a controllable clock) and waits for the
+next occurrence; a delivery paused by staff sends nothing more until resumed."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+from cityline_common.amqp.publisher import ConfirmingPublisher
+from cityline_common.amqp.topology import declare_with_url
+from cityline_common.relay import OutboxRelay
+from cityline_common.settings import load_settings
+
+from testsupport import TEST_KEYS, internal_headers, wait_until
+from testsupport.databases import migrated_database
+from testsupport.emulator import running_emulator, serve
+
+pytestmark = pytest.mark.e2e
+
+RESIDENTS = 1_200  # three send jobs of ≤ 500
+DEPARTMENT = "kosodate"
+AUTHOR = (((DEPARTMENT, "author"),), "author-1")
+APPROVER = (((DEPARTMENT, "approver"),), "approver-1")
+OTHER = ((("bousai", "author"),), "author-2")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+@pytest.fixture(scope="module")
+def stack(amqp_url):  # noqa: PLR0915 - one place starts the whole stack
+    from dispatcher.bootstrap import bootstrap as dispatcher_bootstrap
+    from dispatcher.config import Settings as DispatcherSettings
+    from dispatcher.entrypoints.flask_app import create_app as dispatcher_app
+    from dispatcher.entrypoints.sender import Sender
+    from dispatcher.manifest import MANIFEST
+    from dispatcher.service_layer.sending import RateLimiter, SendLoop
+    from segment_service.bootstrap import bootstrap as segment_bootstrap
+    from segment_service.config import Settings as SegmentSettings
+    from segment_service.domain.commands import PublishTaxonomy
+    from segment_service.entrypoints.flask_app import create_app as segment_app
+
+    declare_with_url(amqp_url)
+    with migrated_database("deliveries") as database_url, \
+            running_emulator(residents=RESIDENTS, friends=RESIDENTS) as (line_url, emulator):
+        env = {"DATABASE_URL": database_url, "AMQP_URL": amqp_url, "LOG_FORMAT": "text", **TEST_KEYS,
+               "LINE_API_BASE_URL": line_url, "LINE_API_DATA_BASE_URL": line_url,
+               "SENDING_HOURS_START": "00:00", "SENDING_HOURS_END": "23:59"}
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            segment = segment_bootstrap(load_settings(SegmentSettings))
+            segment.bus.handle(PublishTaxonomy({"municipality": {"code": "282073", "name": "伊丹市"},
+                                                "categories": [{"key": "bousai", "label": "防災",
+                                                                "always_delivered": True},
+                                                               {"key": "kosodate", "label": "子育て"}]}))
+            with segment.bus.uow_factory() as uow:
+                uow.residents.register_imported(sorted(emulator.world.residents))
+                uow.commit()
+            with serve(segment_app(segment)) as segment_url:
+                patch.setenv("SEGMENT_SERVICE_URL", segment_url)
+                clock = Clock()
+                service = dispatcher_bootstrap(load_settings(DispatcherSettings), clock=clock)
+                publisher = ConfirmingPublisher(amqp_url, name="test-relay")
+                publisher.start()
+                relay = OutboxRelay(service.engine, MANIFEST.plumbing, publisher, poll_interval=0.05)
+                loop = SendLoop(service.bus, service.ports.recipients, service.ports.line, RateLimiter(150),
+                                clock=clock)
+                sender = Sender(service, loop, concurrency=8)
+                threads = [threading.Thread(target=relay.run_forever, daemon=True),
+                           threading.Thread(target=sender.run, daemon=True)]
+                for thread in threads:
+                    thread.start()
+                wait_until(sender.consuming.is_set, timeout=15, message="sender consuming")
+                try:
+                    yield dispatcher_app(service).test_client(), line_url, emulator, service, clock
+                finally:
+                    sender.stop()
+                    relay.stop()
+                    for thread in threads:
+                        thread.join(timeout=10)
+                    publisher.close()
+                    service.engine.dispose()
+                    segment.engine.dispose()
+
+
+def as_(who):
+    roles, staff_id = who
+    return internal_headers("dispatcher", roles, staff_id=staff_id)
+
+
+def draft(client, text, **extra):
+    body = {"department": DEPARTMENT, "title": f"お知らせ {text[:40]}", "category": "kosodate",
+            "messages": [{"type": "text", "text": text}], "target": {"kind": "everyone"}, **extra}
+    created = client.post("/internal/deliveries", json=body, headers=as_(AUTHOR))
+    assert created.status_code == 201, created.json
+    return created.json["id"]
+
+
+def act(client, delivery_id, action, who, **body):
+    current = client.get(f"/internal/deliveries/{delivery_id}", headers=as_(who)).json
+    version = {"version": current["version"]} if "version" in current else {}
+    return client.post(f"/internal/deliveries/{delivery_id}/{action}", json={**version, **body}, headers=as_(who))
+
+
+def received(line_url, text):
+    contents = requests.get(f"{line_url}/_emulator/received", params={"text": text}, timeout=10).json()["contents"]
+    return contents[0] if contents else None
+
+
+def test_a_delivery_is_drafted_approved_by_another_person_and_reaches_every_friend_once(stack):
+    client, line_url, _emulator, _service, _clock = stack
+    text = f"子育て広場のお知らせ {uuid.uuid4().hex[:6]}"
+    delivery_id = draft(client, text)
+    assert act(client, delivery_id, "start", AUTHOR).json["code"] == "illegal_transition"  # a draft never sends
+    assert act(client, delivery_id, "submit", AUTHOR).json["status"] == "awaiting_approval"
+    refused = act(client, delivery_id, "approve", AUTHOR)
+    assert (refused.status_code, refused.json["code"]) == (403, "self_approval")  # not even through the API
+    outsider = act(client, delivery_id, "approve", OTHER)
+    assert outsider.status_code == 404  # another department's delivery is not even there
+    approved = act(client, delivery_id, "approve", APPROVER, comment="確認しました")
+    assert approved.json["status"] == "approved" and approved.json["reviewed"]["messages"][0]["text"] == text
+    count = client.post(f"/internal/deliveries/{delivery_id}/count", headers=as_(AUTHOR)).json
+    assert count.get("recipients") == RESIDENTS, count
+    started = act(client, delivery_id, "start", AUTHOR)
+    assert started.status_code == 200 and started.json["status"] in ("sending", "sent"), started.json
+
+    def done():
+        return client.get(f"/internal/deliveries/{delivery_id}", headers=as_(AUTHOR)).json["status"] == "sent"
+
+    wait_until(done, timeout=60, message="delivery sent")
+    shown = client.get(f"/internal/deliveries/{delivery_id}", headers=as_(APPROVER)).json
+    assert shown["progress"]["sent"] == RESIDENTS and shown["progress"]["failed"] == 0
+    assert [h["action"] for h in shown["history"]] == ["submit", "approve", "start", "finish"]
+    got = received(line_url, text)
+    assert (got["recipients"], got["duplicates"], got["deliveries"]) == (RESIDENTS, 0, RESIDENTS)
+
+
+def test_a_change_after_approval_goes_back_to_approval_and_cancelled_deliveries_never_send(stack):
+    client, line_url, _emulator, _service, _clock = stack
+    text = f"取り消すお知らせ {uuid.uuid4().hex[:6]}"
+    delivery_id = draft(client, text)
+    act(client, delivery_id, "submit", AUTHOR)
+    act(client, delivery_id, "approve", APPROVER)
+    current = client.get(f"/internal/deliveries/{delivery_id}", headers=as_(AUTHOR)).json
+    edited = client.put(f"/internal/deliveries/{delivery_id}", headers=as_(AUTHOR),
+                        json={"version": current["version"], "title": "直したお知らせ"})
+    assert edited.json["status"] == "awaiting_approval" and not edited.json["approvals"]  # approve it again
+    assert edited.json["reviewed"]["title"] != edited.json["title"]  # the approver sees what changed
+    stale = client.put(f"/internal/deliveries/{delivery_id}", headers=as_(AUTHOR),
+                       json={"version": current["version"], "title": "古い画面から"})
+    assert (stale.status_code, stale.json["code"]) == (409, "stale_version")
+    assert act(client, delivery_id, "start", AUTHOR).json["code"] == "illegal_transition"
+    assert act(client, delivery_id, "cancel", AUTHOR).json["status"] == "cancelled"
+    assert act(client, delivery_id, "start", AUTHOR).status_code == 409
+    assert received(line_url, text) is None
+
+
+def test_bad_input_is_refused_with_a_reason_and_changes_nothing(stack):
+    client, *_ = stack
+    for body, code in (({"department": DEPARTMENT, "title": "", "messages": [], "target": {"kind": "everyone"}},
+                        "invalid_title"),
+                       ({"department": DEPARTMENT, "title": "x", "messages": [], "target": {"kind": "nobody"}},
+                        "invalid_target"),
+                       ({"department": DEPARTMENT, "title": "x", "messages": [], "target": {"kind": "everyone"},
+                         "schedule": {"kind": "weekly", "weekdays": ["someday"], "time": "25:00"}},
+                        "invalid_schedule"),
+                       ({"department": "bousai", "title": "x", "messages": [], "target": {"kind": "everyone"}},
+                        "forbidden")):
+        refused = client.post("/internal/deliveries", json=body, headers=as_(AUTHOR))
+        assert refused.status_code in (400, 403) and refused.json["code"] == code, refused.json
+    delivery_id = draft(client, "x" * 5001)
+    refused = act(client, delivery_id, "submit", AUTHOR)
+    assert refused.status_code == 400 and "5000文字" in refused.json["problems"][0]
+
+
+def test_a_recurring_delivery_fires_when_due_and_waits_for_the_next_occurrence(stack):
+    from dispatcher.entrypoints.scheduler import run_due
+
+    client, line_url, _emulator, service, clock = stack
+    text = f"毎週のごみ出し案内 {uuid.uuid4().hex[:6]}"
+    rule = {"kind": "weekly", "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "time": "07:30",
+            "holidays": "send"}
+    delivery_id = draft(client, text, schedule=rule)
+    act(client, delivery_id, "submit", AUTHOR)
+    act(client, delivery_id, "approve", APPROVER)
+    scheduled = act(client, delivery_id, "schedule", AUTHOR).json
+    assert scheduled["status"] == "scheduled" and scheduled["scheduleText"].startswith("毎週")
+    due = datetime.fromisoformat(scheduled["sendAt"])
+    assert run_due(service) == 0  # not yet
+    clock.offset = due - datetime.now(UTC) + timedelta(seconds=1)
+    try:
+        assert run_due(service) == 1
+        assert run_due(service) == 0  # started once
+
+        def back_to_scheduled():
+            shown = client.get(f"/internal/deliveries/{delivery_id}", headers=as_(AUTHOR)).json
+            return shown["status"] == "scheduled" and shown["runs"] and shown["runs"][0]["status"] == "sent"
+
+        wait_until(back_to_scheduled, timeout=60, message="first occurrence sent")
+        shown = client.get(f"/internal/deliveries/{delivery_id}", headers=as_(AUTHOR)).json
+        assert datetime.fromisoformat(shown["sendAt"]) - due == timedelta(days=1)
+        assert received(line_url, text)["recipients"] == RESIDENTS
+        assert act(client, delivery_id, "cancel", AUTHOR).json["status"] == "cancelled"  # the series ends
+    finally:
+        clock.offset = timedelta()
+
+
+def test_a_paused_delivery_sends_nothing_more_until_resumed(stack):
+    client, line_url, _emulator, service, _clock = stack
+    text = f"一時停止するお知らせ {uuid.uuid4().hex[:6]}"
+    delivery_id = draft(client, text)
+    act(client, delivery_id, "submit", AUTHOR)
+    act(client, delivery_id, "approve", APPROVER)
+    # Pause the instant it starts: the send row says paused before the sender opens the first job.
+    from dispatcher.domain import commands as c
+    from dispatcher.domain.lifecycle import Actor
+
+    author = Actor("author-1", frozenset({("author", DEPARTMENT)}))
+    service.bus.handle(c.StartDelivery(uuid.UUID(delivery_id), author))
+    paused = act(client, delivery_id, "pause", AUTHOR, comment="文面を確認します")
+    assert paused.json["status"] == "paused", paused.json
+    sent_while_paused = paused.json["progress"]["sent"]
+    assert sent_while_paused < RESIDENTS
+    resumed = act(client, delivery_id, "resume", AUTHOR)
+    assert resumed.json["status"] in ("sending", "sent")
+
+    def done():
+        return client.get(f"/internal/deliveries/{delivery_id}", headers=as_(AUTHOR)).json["status"] == "sent"
+
+    wait_until(done, timeout=60, message="resumed delivery sent")
+    got = received(line_url, text)
+    assert (got["recipients"], got["duplicates"]) == (RESIDENTS, 0)
