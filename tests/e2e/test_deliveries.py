@@ -42,7 +42,7 @@ class Clock:
 
 
 @pytest.fixture(scope="module")
-def stack(amqp_url):  # noqa: PLR0915 - one place starts the whole stack
+def stack(amqp_url):
     from dispatcher.bootstrap import bootstrap as dispatcher_bootstrap
     from dispatcher.config import Settings as DispatcherSettings
     from dispatcher.entrypoints.flask_app import create_app as dispatcher_app

@@ -170,13 +170,13 @@ class FieldCipher:
         A token sealed before row binding (``v1``, the column context only) is refused: it would open
         in any row it were copied to. Only key rotation passes ``accept_legacy`` to re-seal such
         tokens once; it checks them against the row's blind index first."""
-        version, _, _ = self._split(token)
-        if version == VERSION:
+        parts = self._split(token)  # once: a frozen recipient list opens a million of these per send
+        if parts[0] == VERSION:
             if not accept_legacy:
                 raise CryptoError("token was sealed before row binding (column context only); "
                                   "run `cityline-keys rotate` to re-seal it")
-            return self._open(token, column)
-        return self._open(token, row_context(column, row_id))
+            return self._open_parts(parts, column)
+        return self._open_parts(parts, row_context(column, row_id))
 
     def needs_reseal_for_row(self, token: str) -> bool:
         """True unless the token is row-bound and under the active key."""
@@ -202,7 +202,10 @@ class FieldCipher:
         return f"{version}:{key_id}:{blob}"
 
     def _open(self, token: str, context: str) -> str:
-        version, key_id, blob = self._split(token)
+        return self._open_parts(self._split(token), context)
+
+    def _open_parts(self, parts: tuple[str, str, bytes], context: str) -> str:
+        version, key_id, blob = parts
         dek_nonce = blob[:_NONCE]
         sealed_dek = blob[_NONCE:_NONCE + _SEALED_DEK]
         nonce = blob[_NONCE + _SEALED_DEK:_NONCE * 2 + _SEALED_DEK]

@@ -13,6 +13,14 @@ from admin_ui.config import Settings
 from admin_ui.domain.accounts import AccountError
 from admin_ui.domain.commands import CreateDepartment, CreateStaff
 from admin_ui.domain.dashboard import DayFigures, FriendFigures
+from admin_ui.domain.deliveries import (
+    DeliveryRefused,
+    DeliveryTemplate,
+    RecipientCount,
+    TestRecipient,
+    parse_delivery,
+    parse_statistics,
+)
 from admin_ui.domain.permissions import Grant, Role
 from admin_ui.domain.security import totp_code
 from admin_ui.entrypoints.access import UndeclaredRoute, access_of, check_routes, public, safe_next
@@ -44,6 +52,49 @@ class Platform(AbstractInternalApi):
 
     def account_texts(self, staff):
         return {"texts": [{"key": "greeting", "text": "ようこそ", "default": True, "updatedBy": None}]}
+
+    # 配信 (the dispatcher's API): one delivery of 子育て支援課, sending, for the pages to show
+    def deliveries(self, staff, status=None, department=None, awaiting_me=False):
+        return [] if awaiting_me else [parse_delivery(DELIVERY)]
+
+    def delivery(self, staff, delivery_id):
+        if delivery_id != DELIVERY["id"]:
+            raise DeliveryRefused("見つかりません。", 404, "not_found")
+        return parse_delivery(DELIVERY)
+
+    def count_delivery(self, staff, delivery_id):
+        return RecipientCount(12_345, 12_000, 345, True)
+
+    def delivery_statistics(self, staff, delivery_id):
+        return parse_statistics({"available": True, "overview": None,
+                                 "messages": [{"impression": None, "uniqueImpression": None, "click": 25}]})
+
+    def test_recipients(self, staff):
+        return [TestRecipient("phone-1", "子育て支援課の端末", "kosodate")]
+
+    def delivery_templates(self, staff, department):
+        return [DeliveryTemplate("t-1", department, "健診のお知らせ", ({"type": "text", "text": "健診です"},))]
+
+
+DELIVERY = {
+    "id": "3f8a3c1e-6a55-4a55-9a55-3f8a3c1e6a55", "department": "kosodate", "title": "健診のお知らせ",
+    "category": "bousai", "status": "sending", "statusLabel": "配信中", "version": 4, "authorId": "someone",
+    "lastEditorId": "someone", "sendAt": None, "schedule": {"kind": "weekly", "weekdays": ["mon"], "time": "07:30",
+                                                            "holidays": "skip"},
+    "scheduleText": "毎週 月 7:30（祝日は配信しない）", "updatedAt": "2026-11-26T01:00:00+00:00",
+    "messages": [{"type": "text", "text": "健診です"}, {"type": "sticker", "packageId": "446", "stickerId": "1988"},
+                 {"type": "image", "assetId": "7b0a0e8e-0000-4000-8000-000000000001"},
+                 {"type": "flex", "altText": "日程", "contents": {"type": "bubble"}}],
+    "target": {"kind": "everyone"}, "targetText": None, "pauseReason": "", "problems": [],
+    "history": [{"from": "draft", "to": "awaiting_approval", "action": "submit", "actionLabel": "承認依頼",
+                 "actorId": "someone", "at": "2026-11-26T01:00:00+00:00", "comment": ""}],
+    "allowedActions": ["pause", "cancel"], "reviewed": None,
+    "progress": {"run": 1, "sendId": "s", "status": "sending", "recipients": 100, "sent": 40, "failed": 2,
+                 "pending": 58, "ratePerSecond": 150.0, "startedAt": "2026-11-26T01:00:00+00:00",
+                 "expectedEndAt": None, "finishedAt": None,
+                 "errors": [{"reason": "ブロックされています", "recipients": 2}]},
+    "runs": [],
+}
 
 
 class Clock:
@@ -194,6 +245,9 @@ EXPECTED = {
     "preference_items_edit": {"admin"},
     "friend_analysis": {"admin", "approver", "author", "viewer"},
     "account_texts": {"admin"},
+    "delivery_list": {"admin", "approver", "author", "viewer"},
+    "delivery_new": {"admin", "author"},
+    "approvals": {"admin", "approver"},
 }
 
 
@@ -212,6 +266,41 @@ def test_each_role_reaches_exactly_its_pages(console):
     assert set(EXPECTED) >= {rule.endpoint for rule, access, method, _ in routes(app)
                              if not access.public and method == "GET" and "<uuid" not in rule.rule
                              and not rule.endpoint.startswith("audit.export")}
+
+
+def test_the_delivery_pages_render_for_their_department(console):
+    app, _service, clock, logins = console
+    author, _ = sign_in(app, clock, logins["author"])
+    detail = author.get(f"/deliveries/{DELIVERY['id']}", base_url=BASE)
+    page = detail.get_data(as_text=True)
+    assert detail.status_code == 200, page
+    assert "配信中" in page and "40" in page and "人数が少ないため表示できません" in page
+    assert "ブロックされています" in page and "一時停止" in page
+    edit = author.get(f"/deliveries/{DELIVERY['id']}/edit", base_url=BASE)
+    assert edit.status_code == 200 and "健診のお知らせ" in edit.get_data(as_text=True)
+    assert author.get(f"/deliveries/{uuid.uuid4()}", base_url=BASE).status_code == 404
+    progress = author.get(f"/api/deliveries/{DELIVERY['id']}/progress", base_url=BASE).get_json()
+    assert progress["progress"]["sent"] == 40 and progress["sending"] is True
+    viewer, _ = sign_in(app, clock, logins["viewer"])  # 広報課: not this department
+    assert viewer.get(f"/deliveries/{DELIVERY['id']}", base_url=BASE).status_code == 403
+    original = dict(DELIVERY)
+    try:  # the approver's view of a submitted delivery, then the final check before sending
+        reviewed = {**{k: DELIVERY[k] for k in ("title", "category", "messages", "target")},
+                    "version": 3, "schedule": None}
+        DELIVERY.update(status="awaiting_approval", statusLabel="承認待ち",
+                        allowedActions=["approve", "reject", "edit"], progress=None, reviewed=reviewed)
+        admin, _ = sign_in(app, clock, logins["admin"])
+        page = admin.get(f"/deliveries/{DELIVERY['id']}", base_url=BASE).get_data(as_text=True)
+        assert "前回の確認からの変更点" in page and "配信日時: なし" in page and "承認する" in page
+        DELIVERY.update(status="approved", statusLabel="承認済み", allowedActions=["start", "schedule", "cancel"])
+        page = admin.get(f"/deliveries/{DELIVERY['id']}", base_url=BASE).get_data(as_text=True)
+        assert "送信前の確認" in page and "12,345" in page and "2人の職員による確認が必要です" in page
+    finally:
+        DELIVERY.clear()
+        DELIVERY.update(original)
+    preview = post(author, "/deliveries/new", {"title": "t", "department": "kosodate", "m1_type": "text",
+                                                "m1_text": "こんにちは", "action": "preview"}, page="/deliveries/new")
+    assert preview.status_code == 200 and "こんにちは" in preview.get_data(as_text=True)
 
 
 def test_other_departments_are_refused_reads_and_the_admin_pages_refuse_writes(console):

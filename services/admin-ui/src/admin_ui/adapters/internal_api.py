@@ -8,19 +8,34 @@ from __future__ import annotations
 
 import abc
 import logging
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from cityline_common.internal_auth import InternalTokenSigner, StaffClaims
 
 from admin_ui.domain.dashboard import DayFigures, FriendFigures, whole_count
+from admin_ui.domain.deliveries import (
+    Asset,
+    Delivery,
+    DeliveryRefused,
+    DeliveryTemplate,
+    RecipientCount,
+    Statistics,
+    Summary,
+    TestRecipient,
+    parse_delivery,
+    parse_statistics,
+    parse_summary,
+)
 from admin_ui.domain.segments import SavedSegment, SegmentCount, SegmentRefused
 from admin_ui.domain.status import ServiceStatus, StatusTarget
 
 log = logging.getLogger(__name__)
 
 SEGMENT_AUDIENCE = "segment"  # segment-service's manifest name
+DISPATCHER_AUDIENCE = "dispatcher"  # the dispatcher's manifest name
 TOKEN_TTL_SECONDS = 60  # one token per call: it only has to outlive the request
 
 
@@ -92,10 +107,71 @@ class AbstractInternalApi(abc.ABC):
         """Raises :class:`SegmentRefused`."""
         raise SegmentRefused("segment-service is not available")
 
+    # 配信 (the dispatcher's internal API, services/dispatcher/API.md). Not abstract: a fake without a
+    # dispatcher says so by keeping these. Every one raises :class:`DeliveryRefused` when refused or down.
+
+    def deliveries(self, staff: StaffClaims, status: str | None = None, department: str | None = None,
+                   awaiting_me: bool = False) -> list[Summary]:
+        """``GET /internal/deliveries``, newest first."""
+        raise DeliveryRefused(_NO_DISPATCHER)
+
+    def delivery(self, staff: StaffClaims, delivery_id: str) -> Delivery:
+        """``GET /internal/deliveries/<id>`` (404: unknown or another department's)."""
+        raise DeliveryRefused(_NO_DISPATCHER)
+
+    def create_delivery(self, staff: StaffClaims, body: dict[str, Any]) -> str:
+        """``POST /internal/deliveries``: the new 下書き's id."""
+        raise DeliveryRefused(_NO_DISPATCHER)
+
+    def update_delivery(self, staff: StaffClaims, delivery_id: str, body: dict[str, Any]) -> Delivery:
+        """``PUT /internal/deliveries/<id>`` (``body`` carries ``version``)."""
+        raise DeliveryRefused(_NO_DISPATCHER)
+
+    def delivery_action(self, staff: StaffClaims, delivery_id: str, action: str, body: dict[str, Any]) -> Delivery:
+        """``POST /internal/deliveries/<id>/<action>`` with ``{"version", "comment"?, "sendAt"?}``."""
+        raise DeliveryRefused(_NO_DISPATCHER)
+
+    def count_delivery(self, staff: StaffClaims, delivery_id: str) -> RecipientCount:
+        """``POST /internal/deliveries/<id>/count``."""
+        raise DeliveryRefused(_NO_DISPATCHER)
+
+    def test_delivery(self, staff: StaffClaims, delivery_id: str, recipient_ids: list[str]) -> int:
+        """``POST /internal/deliveries/<id>/test``: how many test phones it was pushed to."""
+        raise DeliveryRefused(_NO_DISPATCHER)
+
+    def delivery_statistics(self, staff: StaffClaims, delivery_id: str) -> Statistics:
+        """``GET /internal/deliveries/<id>/statistics``."""
+        raise DeliveryRefused(_NO_DISPATCHER)
+
+    def test_recipients(self, staff: StaffClaims) -> list[TestRecipient]:
+        """``GET /internal/test-recipients``."""
+        raise DeliveryRefused(_NO_DISPATCHER)
+
+    def delivery_templates(self, staff: StaffClaims, department: str) -> list[DeliveryTemplate]:
+        """``GET /internal/templates?department=``."""
+        raise DeliveryRefused(_NO_DISPATCHER)
+
+    def save_delivery_template(self, staff: StaffClaims, department: str, name: str, messages: list[Any]) -> str:
+        """``POST /internal/templates``: the template's id."""
+        raise DeliveryRefused(_NO_DISPATCHER)
+
+    def upload_asset(self, staff: StaffClaims, department: str, content: bytes, content_type: str) -> Asset:
+        """``POST /internal/assets?department=`` (the image as the body)."""
+        raise DeliveryRefused(_NO_DISPATCHER)
+
+    def asset(self, staff: StaffClaims, asset_id: str, size: str = "preview") -> tuple[bytes, str]:
+        """``GET /internal/assets/<id>?size=``: the image and its content type."""
+        raise DeliveryRefused(_NO_DISPATCHER)
+
+
+_NO_DISPATCHER = "dispatcher is not available"
+
 
 class HttpInternalApi(AbstractInternalApi):
-    def __init__(self, segment_service_url: str, timeout: float, signer: InternalTokenSigner) -> None:
+    def __init__(self, segment_service_url: str, timeout: float, signer: InternalTokenSigner,
+                 dispatcher_url: str = "http://127.0.0.1:8004") -> None:
         self._segment = segment_service_url
+        self._dispatcher = dispatcher_url.rstrip("/")
         self._timeout = timeout
         self._signer = signer
         self._http = requests.Session()
@@ -214,6 +290,129 @@ class HttpInternalApi(AbstractInternalApi):
 
     def set_account_text(self, staff: StaffClaims, key: str, text: str) -> None:
         self._send("PUT", f"/internal/account-texts/{key}", staff, {"text": text})
+
+    # --- 配信 (dispatcher) -------------------------------------------------------------------------
+
+    def _dispatch(self, method: str, path: str, staff: StaffClaims, body: Any = None, *,
+                  params: dict[str, str] | None = None, data: bytes | None = None,
+                  content_type: str | None = None) -> requests.Response:
+        headers = self._auth(DISPATCHER_AUDIENCE, staff)
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        try:
+            response = self._http.request(method, f"{self._dispatcher}{path}", params=params,
+                                          json=body if data is None else None, data=data,
+                                          headers=headers, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise DeliveryRefused(f"dispatcher did not answer: {type(exc).__name__}") from None
+        if response.status_code >= 400:
+            raise refusal(response)
+        return response
+
+    def _dispatch_json(self, method: str, path: str, staff: StaffClaims, body: Any = None,
+                       params: dict[str, str] | None = None) -> Any:
+        response = self._dispatch(method, path, staff, body, params=params)
+        try:
+            return response.json()
+        except ValueError:
+            raise DeliveryRefused("dispatcher answered something that is not JSON", response.status_code) from None
+
+    def deliveries(self, staff: StaffClaims, status: str | None = None, department: str | None = None,
+                   awaiting_me: bool = False) -> list[Summary]:
+        params = {key: value for key, value in (("status", status), ("department", department),
+                                                 ("awaiting", "me" if awaiting_me else None)) if value}
+        body = self._dispatch_json("GET", "/internal/deliveries", staff, params=params)
+        return _parsed(lambda: [parse_summary(each) for each in body["deliveries"]])
+
+    def delivery(self, staff: StaffClaims, delivery_id: str) -> Delivery:
+        body = self._dispatch_json("GET", f"/internal/deliveries/{delivery_id}", staff)
+        return _parsed(lambda: parse_delivery(body))
+
+    def create_delivery(self, staff: StaffClaims, body: dict[str, Any]) -> str:
+        answer = self._dispatch_json("POST", "/internal/deliveries", staff, body)
+        return _parsed(lambda: str(answer["id"]))
+
+    def update_delivery(self, staff: StaffClaims, delivery_id: str, body: dict[str, Any]) -> Delivery:
+        answer = self._dispatch_json("PUT", f"/internal/deliveries/{delivery_id}", staff, body)
+        return _parsed(lambda: parse_delivery(answer))
+
+    def delivery_action(self, staff: StaffClaims, delivery_id: str, action: str, body: dict[str, Any]) -> Delivery:
+        answer = self._dispatch_json("POST", f"/internal/deliveries/{delivery_id}/{action}", staff, body)
+        return _parsed(lambda: parse_delivery(answer))
+
+    def count_delivery(self, staff: StaffClaims, delivery_id: str) -> RecipientCount:
+        answer = self._dispatch_json("POST", f"/internal/deliveries/{delivery_id}/count", staff, {})
+        return _parsed(lambda: RecipientCount(
+            whole_count(answer["recipients"]),
+            None if answer.get("matching") is None else whole_count(answer["matching"]),
+            None if answer.get("unanswered") is None else whole_count(answer["unanswered"]),
+            bool(answer.get("unansweredIncluded"))))
+
+    def test_delivery(self, staff: StaffClaims, delivery_id: str, recipient_ids: list[str]) -> int:
+        answer = self._dispatch_json("POST", f"/internal/deliveries/{delivery_id}/test", staff,
+                                     {"testRecipientIds": recipient_ids})
+        return _parsed(lambda: whole_count(answer["sent"]))
+
+    def delivery_statistics(self, staff: StaffClaims, delivery_id: str) -> Statistics:
+        answer = self._dispatch_json("GET", f"/internal/deliveries/{delivery_id}/statistics", staff)
+        return _parsed(lambda: parse_statistics(answer))
+
+    def test_recipients(self, staff: StaffClaims) -> list[TestRecipient]:
+        answer = self._dispatch_json("GET", "/internal/test-recipients", staff)
+        return _parsed(lambda: [TestRecipient(str(each["id"]), str(each["label"]), str(each.get("department") or ""))
+                                for each in answer["testRecipients"]])
+
+    def delivery_templates(self, staff: StaffClaims, department: str) -> list[DeliveryTemplate]:
+        answer = self._dispatch_json("GET", "/internal/templates", staff, params={"department": department})
+        return _parsed(lambda: [DeliveryTemplate(str(each["id"]), str(each["department"]), str(each["name"]),
+                                                 tuple(each["messages"])) for each in answer["templates"]])
+
+    def save_delivery_template(self, staff: StaffClaims, department: str, name: str, messages: list[Any]) -> str:
+        answer = self._dispatch_json("POST", "/internal/templates", staff,
+                                     {"department": department, "name": name, "messages": messages})
+        return _parsed(lambda: str(answer["id"]))
+
+    def upload_asset(self, staff: StaffClaims, department: str, content: bytes, content_type: str) -> Asset:
+        response = self._dispatch("POST", "/internal/assets", staff, params={"department": department},
+                                  data=content, content_type=content_type)
+        return _parsed(lambda: _asset(response.json()))
+
+    def asset(self, staff: StaffClaims, asset_id: str, size: str = "preview") -> tuple[bytes, str]:
+        response = self._dispatch("GET", f"/internal/assets/{asset_id}", staff, params={"size": size})
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type not in ("image/jpeg", "image/png"):
+            raise DeliveryRefused("dispatcher answered something that is not an image", response.status_code)
+        return response.content, content_type
+
+
+def _asset(body: Any) -> Asset:
+    width, height = body.get("width"), body.get("height")
+    return Asset(str(body["id"]), str(body["contentType"]),
+                 width if isinstance(width, int) else None, height if isinstance(height, int) else None)
+
+
+T = TypeVar("T")
+
+
+def _parsed(read: Callable[[], T]) -> T:
+    """``read()`` of a dispatcher answer; a malformed answer is a refusal, never shown as a fact."""
+    try:
+        return read()
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise DeliveryRefused("dispatcher answered something malformed") from None
+
+
+def refusal(response: requests.Response) -> DeliveryRefused:
+    """The dispatcher's error body (``{"error", "reason", "code", "problems"?}``) as an exception."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return DeliveryRefused("", response.status_code)
+    problems = body.get("problems")
+    return DeliveryRefused(str(body.get("reason") or "")[:500], response.status_code, str(body.get("code") or "")[:64],
+                           [str(p)[:500] for p in problems[:50]] if isinstance(problems, list) else [])
 
 
 def parse_segment(body: Any) -> SavedSegment:

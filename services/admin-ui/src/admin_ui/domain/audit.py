@@ -55,6 +55,20 @@ ACTION_LABELS: dict[str, str] = {
     "segment.delete": "セグメントの削除",
     "taxonomy.publish": "受信設定の項目の公開",
     "account_text.update": "あいさつメッセージの変更",
+    "delivery.create": "配信の作成",
+    "delivery.update": "配信の編集",
+    "delivery.submit": "配信の承認依頼",
+    "delivery.approve": "配信の承認",
+    "delivery.reject": "配信の差し戻し",
+    "delivery.schedule": "配信の予約",
+    "delivery.confirm": "配信の送信前確認",
+    "delivery.start": "配信の送信",
+    "delivery.pause": "配信の一時停止",
+    "delivery.resume": "配信の再開",
+    "delivery.cancel": "配信の取消",
+    "delivery.test": "テスト配信",
+    "delivery.image_upload": "配信用画像のアップロード",
+    "delivery_template.create": "配信テンプレートの保存",
 }
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from cityline_common.internal_auth import StaffClaims
 from cityline_common.messagebus import Command
 
 from admin_ui.domain.dashboard import DASHBOARD_DAYS, Dashboard
+from admin_ui.domain.deliveries import (
+    Asset,
+    ComposeChoices,
+    Delivery,
+    DeliveryForm,
+    DeliveryList,
+    RecipientCount,
+    Statistics,
+    TargetForm,
+)
 from admin_ui.domain.friend_analysis import ANALYSIS_DAYS, FriendAnalysis
 from admin_ui.domain.permissions import Grant
 from admin_ui.domain.preference_items import ItemsDraft, ItemsPreview, ItemsVersion
@@ -299,3 +310,130 @@ class SetAccountText(Command[None]):
     key: str
     text: str
     address: str | None = None
+
+
+# --- 配信 (the dispatcher keeps them; the console asks on behalf of the member) ------------------------
+
+
+@dataclass(frozen=True)
+class ShowDeliveries(Command[DeliveryList]):
+    """配信一覧 (``status`` filters), with how many await the member's approval."""
+
+    staff: StaffClaims
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowApprovals(Command[DeliveryList]):
+    """承認: the deliveries in 承認待ち the member may approve (not their own)."""
+
+    staff: StaffClaims
+
+
+@dataclass(frozen=True)
+class OpenDelivery(Command[Delivery]):
+    """Raises DeliveryRefused (404: unknown or another department's) or DepartmentForbidden."""
+
+    staff: StaffClaims
+    delivery_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ShowComposeChoices(Command[ComposeChoices]):
+    """What the compose page offers: categories, saved segments, the department's templates and test phones."""
+
+    staff: StaffClaims
+    department: str | None = None
+
+
+@dataclass(frozen=True)
+class SaveDelivery(Command[str]):
+    """Create (``delivery_id`` None: a 下書き) or change a delivery (``form.version``: the version opened);
+    作成者 (or システム管理者) in its department. Written to the 操作ログ once the dispatcher accepted.
+    Raises DeliveryFormError, DeliveryRefused or DepartmentForbidden."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    form: DeliveryForm
+    delivery_id: uuid.UUID | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class ActOnDelivery(Command[Delivery]):
+    """submit / approve / reject / schedule / confirm / start / pause / resume / cancel. Written to the
+    操作ログ once the dispatcher accepted; raises DeliveryFormError, DeliveryRefused or DepartmentForbidden."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    delivery_id: uuid.UUID
+    action: str
+    version: int
+    comment: str = ""
+    send_at: str | None = None  # schedule: an ISO moment (default: the rule's next occurrence)
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class CountDelivery(Command[RecipientCount]):
+    """Who would receive a saved delivery now (raises DeliveryRefused)."""
+
+    staff: StaffClaims
+    delivery_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class CountTarget(Command[RecipientCount]):
+    """Who a target names, before the delivery is saved (asked of segment-service; raises SegmentRefused)."""
+
+    staff: StaffClaims
+    target: TargetForm
+
+
+@dataclass(frozen=True)
+class SendTestDelivery(Command[int]):
+    """テスト配信 to the chosen test phones; written to the 操作ログ."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    delivery_id: uuid.UUID
+    recipient_ids: tuple[str, ...]
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowDeliveryStatistics(Command[Statistics]):
+    staff: StaffClaims
+    delivery_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class UploadDeliveryImage(Command[Asset]):
+    """An image for a message (JPEG or PNG); the dispatcher re-encodes it. Written to the 操作ログ."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    department: str
+    content: bytes = field(repr=False)
+    content_type: str
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class SaveDeliveryTemplate(Command[str]):
+    """テンプレートとして保存: the form's messages under a name, in its department. Written to the 操作ログ."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    department: str
+    name: str
+    messages: tuple[Any, ...]
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowDeliveryImage(Command[tuple[bytes, str]]):
+    """An uploaded image's preview (bytes, content type), for the console's own image route."""
+
+    staff: StaffClaims
+    asset_id: uuid.UUID

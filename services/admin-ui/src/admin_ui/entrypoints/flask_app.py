@@ -616,6 +616,11 @@ def create_app(service: AdminUi | None = None) -> Flask:  # noqa: PLR0915 - one 
 
     register_preference_views(app, service, claims=lambda: staff_claims(g.staff), address=address)
 
+    # 配信 and 承認 (entrypoints/delivery_views.py; the dispatcher keeps the deliveries)
+    from admin_ui.entrypoints.delivery_views import register_delivery_views
+
+    register_delivery_views(app, service, claims=lambda: staff_claims(g.staff), address=address)
+
     # 操作ログ (its own module and engineer): declared like every other route.
     from admin_ui.entrypoints.audit_views import register_audit_views
 

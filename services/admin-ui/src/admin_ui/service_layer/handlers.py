@@ -14,7 +14,7 @@ from admin_ui.domain.dashboard import Dashboard
 from admin_ui.domain.security import PasswordHasher
 from admin_ui.domain.sessions import SessionPolicy
 from admin_ui.domain.status import StatusTarget, SystemStatus
-from admin_ui.service_layer import accounts, preference_items, segments
+from admin_ui.service_layer import accounts, deliveries, preference_items, segments
 from admin_ui.service_layer.accounts import AccessConfig
 from admin_ui.service_layer.unit_of_work import AbstractAdminUnitOfWork
 
@@ -83,4 +83,17 @@ def handlers(
         .command(c.ShowFriendAnalysis, preference_items.show_analysis(internal))
         .command(c.ShowAccountTexts, preference_items.show_texts(internal))
         .command(c.SetAccountText, preference_items.set_text(internal))
+        .command(c.ShowDeliveries, deliveries.show_deliveries(internal))
+        .command(c.ShowApprovals, deliveries.show_approvals(internal))
+        .command(c.OpenDelivery, deliveries.open_delivery(internal))
+        .command(c.ShowComposeChoices, deliveries.show_compose_choices(internal))
+        .command(c.SaveDelivery, deliveries.save_delivery(internal))
+        .command(c.ActOnDelivery, deliveries.act_on_delivery(internal))
+        .command(c.CountDelivery, deliveries.count_delivery(internal))
+        .command(c.CountTarget, deliveries.count_target(internal))
+        .command(c.SendTestDelivery, deliveries.send_test(internal))
+        .command(c.ShowDeliveryStatistics, deliveries.show_statistics(internal))
+        .command(c.UploadDeliveryImage, deliveries.upload_image(internal))
+        .command(c.SaveDeliveryTemplate, deliveries.save_template(internal))
+        .command(c.ShowDeliveryImage, deliveries.show_image(internal))
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import json
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -76,6 +77,8 @@ class SdkLineSender(AbstractLineSender):
     def __init__(self, settings: LineSettings, *, pool_size: int = 32, timeout: float = 10.0) -> None:
         self._clients = line_clients(settings, pool_size=pool_size)
         self._timeout = timeout
+        self._lock = threading.Lock()
+        self._parsed: dict[str, list[Message]] = {}
 
     def _send(self, call: Any, request: Any, retry_key: uuid.UUID) -> Sent:
         try:
@@ -92,9 +95,22 @@ class SdkLineSender(AbstractLineSender):
 
     def multicast(self, to: Sequence[str], messages: Sequence[Mapping[str, Any]], retry_key: uuid.UUID,
                   unit: str | None) -> Sent:
-        request = MulticastRequest(to=list(to), messages=[Message.from_dict(dict(m)) for m in messages],
-                                   custom_aggregation_units=[unit] if unit else None)
+        # The recipients are user ids from our own frozen list and the messages passed LINE's validate
+        # endpoint when the send started: the model is built without validating 500 ids again per job
+        # (a third of the sender's CPU per job went there).
+        request = MulticastRequest.construct(to=list(to), messages=self._models(messages),
+                                             custom_aggregation_units=[unit] if unit else None,
+                                             notification_disabled=None)
         return self._send(self._clients.messaging.multicast_with_http_info, request, retry_key)
+
+    def _models(self, messages: Sequence[Mapping[str, Any]]) -> list[Message]:
+        key = json.dumps(messages, sort_keys=True, ensure_ascii=False)
+        with self._lock:
+            found = self._parsed.get(key)
+            if found is None:
+                found = [Message.from_dict(dict(m)) for m in messages]
+                self._parsed = {key: found}  # one send at a time: keep the latest only
+            return found
 
     def push(self, to: str, messages: Sequence[Mapping[str, Any]], retry_key: uuid.UUID) -> Sent:
         request = PushMessageRequest(to=to, messages=[Message.from_dict(dict(m)) for m in messages])

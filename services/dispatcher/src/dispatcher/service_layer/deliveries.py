@@ -307,6 +307,10 @@ def start(ports: Ports) -> Callable[[c.StartDelivery, AbstractDispatcherUnitOfWo
             raise DeliveryError(f"「{delivery.status.label}」の配信は送信できません。", "illegal_transition")
         run = first_look.runs + 1
         send_id = send_id_for(delivery.id, run)
+        problem = ports.line.validate(resolved_messages(ports, delivery.messages))  # LINE's own check, last
+        if problem is not None:
+            raise DeliveryError(f"LINEがメッセージを受け付けませんでした（送信前の確認）: {problem}",
+                                "line_refused_content")
         try:
             members = ports.recipients.freeze(send_id, delivery.target)
         except RecipientsUnavailable as exc:

@@ -1,0 +1,30 @@
+"""The crash drill, small enough for CI: bench/dispatch/bench.py sends one delivery to 20,000 residents
+while every sending process (both dispatcher-senders and the outbox relay) is SIGKILLed every half
+second and started again, with 5% of the multicasts failing (500s, timeouts, 429s and accepted-then-500).
+The emulator must record every recipient exactly once. The 200,000-recipient drill is the same command
+with --recipients 200000 (docs/benchmarks.md)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from testsupport import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def test_killing_every_sender_mid_send_with_faults_loses_and_repeats_nobody(migrated_database_url, amqp_url):
+    env = {**os.environ, "DATABASE_URL": migrated_database_url.replace("postgresql+psycopg2://", "postgresql://"),
+           "AMQP_URL": amqp_url}
+    run = subprocess.run([sys.executable, str(ROOT / "bench/dispatch/bench.py"), "--recipients", "20000",
+                          "--kill-senders-every", "0.5", "--faults", "0.05", "--ingress-rate", "20"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout)
+    assert result["sender_kills"] >= 1, result
+    assert sum(result["faults_injected"].values()) > 0, result
+    assert (result["duplicates"], result["lost"], result["failed"]) == (0, 0, 0), result
+    assert result["sent"] == 20000 and result["status"] == "sent", result
