@@ -121,12 +121,23 @@ class Senders:
         self.log = Path(f"/tmp/bench-dispatch-senders-{os.getpid()}.log")
 
     def start(self) -> None:
-        relay = [str(BIN / "cityline-outbox-relay"), "dispatcher"]
-        commands = [[str(BIN / "dispatcher-sender")]] * self.count + [relay]
+        """Start them all and wait until each serves /readyz (a restart is not instant: imports, pools)."""
+        ports = [free_port() for _ in range(self.count + 1)]
+        commands = [[str(BIN / "dispatcher-sender"), "--http-port", str(port)] for port in ports[:-1]]
+        commands.append([str(BIN / "cityline-outbox-relay"), "dispatcher", "--http-port", str(ports[-1])])
         with self.log.open("ab") as out:
             for argv in commands:
                 self.processes.append(subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **self.env}, stdout=out,
                                                        stderr=subprocess.STDOUT, start_new_session=True))
+        deadline = time.monotonic() + 60
+        for port in ports:
+            while time.monotonic() < deadline:
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                time.sleep(0.1)
 
     def kill(self) -> None:
         for process in self.processes:
@@ -152,6 +163,9 @@ def main() -> None:
     parser.add_argument("--faults", type=float, default=0.0, help="fraction of multicasts that fail (0-1)")
     parser.add_argument("--kill-senders-every", type=float, default=0.0, help="SIGKILL the senders every S seconds")
     parser.add_argument("--ingress-rate", type=int, default=100, help="one-event webhooks per second during the send")
+    parser.add_argument("--multicast-rate", type=float, default=190.0,
+                        help="the senders' pace (MULTICAST_RATE); lower it to stretch a small drill")
+    parser.add_argument("--timeout", type=float, default=600.0, help="give up waiting for the send after S seconds")
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args()
 
@@ -166,7 +180,7 @@ def main() -> None:
            "SEGMENT_SERVICE_URL": f"http://127.0.0.1:{ports['segment']}",
            "SEGMENT_SERVICE_PORT": str(ports["segment"]), "INGRESS_WEBHOOK_PORT": str(ports["ingress"]),
            "SENDING_HOURS_START": "00:00", "SENDING_HOURS_END": "23:59", "GUNICORN_WORKERS": "2",
-           "OTEL_TRACES_EXPORTER": "none"}
+           "OTEL_TRACES_EXPORTER": "none", "MULTICAST_RATE": str(args.multicast_rate)}
     os.environ.update(env)
     result: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
                               "machine": {"cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg()[0]},
@@ -238,11 +252,14 @@ def main() -> None:
             while not stop.wait(args.kill_senders_every):
                 senders.kill()
                 senders.start()
+                # The scheduler's safety net, as it runs in a city: jobs whose messages a kill storm
+                # pushed past the queue's delivery limit are queued again from their rows.
+                dispatcher.bus.handle(c.RequeueStalledJobs(stalled_seconds=args.kill_senders_every * 3))
 
         if args.kill_senders_every:
             threading.Thread(target=crash_drill, daemon=True).start()
         engine = create_engine(database_url)
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
             with engine.connect() as connection:
                 settled, jobs = connection.execute(text(

@@ -5,6 +5,9 @@ what these tests did, and the manual's screenshots show nothing else), every ser
 migrated, the demo departments and accounts seeded by ``admin-ui-users seed-demo`` as ``make up`` does,
 a few more staff made through the service layer, then ``cityline-serve admin-ui`` and
 ``cityline-serve segment-service`` (the dashboard's figures) started as the Procfile starts them.
+配信 are sent for real: the LINE emulator in this process (its residents all friends, registered in
+segment-service as the friends LINE lists), ``cityline-serve dispatcher``, ``dispatcher-sender`` and
+``cityline-outbox-relay dispatcher``, at any hour (SENDING_HOURS 00:00–23:59).
 
 Every page a test looks at goes through :meth:`Screens.look`: axe-core at WCAG 2.1 AA, no message
 refused by the CSP in the browser console, and, when given a name, a screenshot for docs/manual.
@@ -48,6 +51,8 @@ class Console:
     url: str
     env: dict[str, str]
     accounts: dict[str, Account]  # "admin", "approver", "author", "viewer" (the demo accounts), and extras
+    line_url: str = ""  # the LINE emulator (GET {line_url}/_emulator/received?text=…)
+    line_friends: int = 0  # its residents, every one a friend and a resident in segment-service
 
     def cli(self, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run one of the console's command-line tools against the test database."""
@@ -61,7 +66,9 @@ EXTRA_STAFF = {
     "sato": ("sato.hanako", "佐藤 花子", ("author:kosodate", "viewer:kouhou")),
     "ito": ("ito.jiro", "伊藤 次郎", ("viewer:kouhou",)),
     "yamada": ("yamada.kenta", "山田 健太", ("viewer:bousai",)),
+    "suzuki": ("suzuki.ichiro", "鈴木 一郎", ("approver:kosodate",)),  # approves 子育て支援課's 配信
 }
+LINE_FRIENDS = 36  # the emulator's residents, all friends
 EXTRA_PASSWORD = "mikan no hana saku oka de 2026"  # test accounts only
 
 
@@ -70,6 +77,24 @@ def browser_database_url() -> Iterator[str]:
     """A database of these tests' own, every installed service's schema at head."""
     with migrated_database("browser") as url:
         yield url
+
+
+def _register_friends(env: dict[str, str], line_user_ids: list[str]) -> None:
+    """The emulator's friends as residents of segment-service (as the follower import makes them)."""
+    from cityline_common.settings import load_settings
+    from segment_service.bootstrap import bootstrap
+    from segment_service.config import Settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        service = bootstrap(load_settings(Settings))
+    try:
+        with service.bus.uow_factory() as uow:
+            uow.residents.register_imported(line_user_ids)
+            uow.commit()
+    finally:
+        service.engine.dispose()
 
 
 def _make_extra_staff(env: dict[str, str]) -> dict[str, Account]:
@@ -99,19 +124,37 @@ def _make_extra_staff(env: dict[str, str]) -> dict[str, Account]:
 
 @pytest.fixture(scope="package")
 def console(browser_database_url: str, amqp_url: str) -> Iterator[Console]:
+    from cityline_common.amqp.topology import declare_with_url
+
+    from testsupport.emulator import running_emulator
+
+    declare_with_url(amqp_url)
+    with running_emulator(residents=LINE_FRIENDS, friends=LINE_FRIENDS) as (line_url, emulator):
+        yield from _console(browser_database_url, amqp_url, line_url, sorted(emulator.world.residents))
+
+
+def _console(browser_database_url: str, amqp_url: str, line_url: str, friends: list[str]) -> Iterator[Console]:
     from admin_ui.entrypoints.users_cli import DEMO_ACCOUNTS, demo_totp_secret
     from cityline_common.manifest import all_processes
 
-    admin_port, segment_port = free_port(), free_port()
+    admin_port, segment_port, dispatcher_port = free_port(), free_port(), free_port()
+    sender_port, relay_port = free_port(), free_port()
     nobody = f"http://127.0.0.1:{free_port()}"  # the processes not started here: shown as stopped
     urls = {process.url_env: nobody for process in all_processes() if process.port is not None}
-    urls.update(ADMIN_UI_URL=f"http://127.0.0.1:{admin_port}", SEGMENT_SERVICE_URL=f"http://127.0.0.1:{segment_port}")
+    urls.update(ADMIN_UI_URL=f"http://127.0.0.1:{admin_port}", SEGMENT_SERVICE_URL=f"http://127.0.0.1:{segment_port}",
+                DISPATCHER_URL=f"http://127.0.0.1:{dispatcher_port}",
+                DISPATCHER_SENDER_URL=f"http://127.0.0.1:{sender_port}",
+                OUTBOX_RELAY_URL=f"http://127.0.0.1:{relay_port}")
     env = {
         "DATABASE_URL": browser_database_url, "AMQP_URL": amqp_url, "LOG_FORMAT": "text", **TEST_KEYS, **urls,
         "ADMIN_UI_PORT": str(admin_port), "SEGMENT_SERVICE_PORT": str(segment_port), "GUNICORN_WORKERS": "1",
+        "DISPATCHER_PORT": str(dispatcher_port),
         "CHOICE_TALLY_MAX_AGE_SECONDS": "0",  # 友だち分析 counts what the tests just stored
         # The local demo's settings (.env.example): served over http://127.0.0.1, so cookies drop Secure.
         "ADMIN_UI_COOKIE_SECURE": "false", "ADMIN_UI_ARGON2_TIME_COST": "2", "ADMIN_UI_ARGON2_MEMORY_KIB": "24576",
+        # 配信 to the emulator, at any hour (the tests never depend on the time of day).
+        "LINE_API_BASE_URL": line_url, "LINE_API_DATA_BASE_URL": line_url,
+        "SENDING_HOURS_START": "00:00", "SENDING_HOURS_END": "23:59", "PUBLIC_BASE_URL": urls["DISPATCHER_URL"],
     }
     seeded = subprocess.run([str(BIN / "admin-ui-users"), "seed-demo"], env={**os.environ, **env},
                             capture_output=True, text=True, timeout=120)
@@ -125,16 +168,22 @@ def console(browser_database_url: str, amqp_url: str) -> Iterator[Console]:
     published = subprocess.run([str(BIN / "segment-service-taxonomy"), "publish", "deploy/demo/itami-taxonomy.yaml"],
                                env={**os.environ, **env}, capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert published.returncode == 0, published.stderr
+    _register_friends(env, friends)
 
     processes = [
         RunningProcess("admin-ui", ["cityline-serve", "admin-ui"], env, f"{urls['ADMIN_UI_URL']}/readyz"),
         RunningProcess("segment-service", ["cityline-serve", "segment-service"], env,
                        f"{urls['SEGMENT_SERVICE_URL']}/readyz"),
+        RunningProcess("dispatcher", ["cityline-serve", "dispatcher"], env, f"{urls['DISPATCHER_URL']}/readyz"),
+        RunningProcess("dispatcher-sender", ["dispatcher-sender", "--http-port", str(sender_port)], env,
+                       f"{urls['DISPATCHER_SENDER_URL']}/readyz"),
+        RunningProcess("outbox-relay", ["cityline-outbox-relay", "dispatcher", "--http-port", str(relay_port)], env,
+                       f"{urls['OUTBOX_RELAY_URL']}/readyz"),
     ]
     try:
         for process in processes:
             process.start(timeout=60)
-        yield Console(urls["ADMIN_UI_URL"], env, accounts)
+        yield Console(urls["ADMIN_UI_URL"], env, accounts, line_url, len(friends))
     finally:
         for process in processes:
             process.stop()

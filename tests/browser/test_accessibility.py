@@ -1,7 +1,8 @@
 """Every page a システム管理者 can reach is free of axe-core violations at WCAG 2.1 AA, in Japanese
 and in English: the console's GET routes are read from its own ``url_map`` (a route added later is
 walked without anyone listing it), detail pages are opened for every seeded staff member and
-department, and the error pages too.
+department and every 配信 there is (at least a draft with a text and an image, made here first), and
+the error pages too.
 
 The pages only reached on the way in (sign-in, second factor, its set-up, recovery codes, lockout,
 password change) and the other roles' pages are checked by the tests that reach them: every page
@@ -9,6 +10,7 @@ any browser test looks at goes through ``Screens.look`` (axe-core and the CSP)."
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 import uuid
@@ -46,13 +48,49 @@ def links(page, path, pattern):
     return sorted({match.group(1) for href in hrefs if (match := re.fullmatch(pattern, href))})
 
 
+def images_of(page, paths, pattern):
+    found = set()
+    for path in paths:
+        page.goto(path)
+        sources = page.locator("main img[src]").evaluate_all("images => images.map(i => i.getAttribute('src'))")
+        found |= {match.group(1) for src in sources if (match := re.fullmatch(pattern, src))}
+    return sorted(found)
+
+
 def sample_values(page):
-    """Values for each route argument: every staff member and every department there is."""
+    """Values for each route argument: every staff member, department, segment and 配信 there is."""
+    deliveries = links(page, "/deliveries", rf"/deliveries/({UUID.pattern})")
     return {
         "staff_id": links(page, "/admin/staff", rf"/admin/staff/({UUID.pattern})"),
         "code": links(page, "/admin/departments", r"/departments/([a-z0-9_-]+)"),
         "segment_id": links(page, "/segments", rf"/segments/({UUID.pattern})"),
+        "delivery_id": deliveries,
+        "asset_id": images_of(page, [f"/deliveries/{each}" for each in deliveries],
+                              rf"/deliveries/assets/({UUID.pattern})"),
     }
+
+
+def png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (240, 160), (46, 125, 50)).save(out, "PNG")
+    return out.getvalue()
+
+
+def make_a_delivery(page):
+    """A draft 配信 of 子育て支援課 with a text and an image, saved through the compose page."""
+    page.goto("/deliveries/new")
+    page.get_by_label("件名（管理用）").fill("アクセシビリティ確認用の下書き")
+    page.get_by_label("課", exact=True).select_option("kosodate")
+    page.get_by_label("情報の種類").select_option("kosodate")
+    page.locator("#m1_type").select_option("text")
+    page.locator("#m1_text").fill("子育て広場のお知らせ（下書き）")
+    page.locator("#m2_type").select_option("image")
+    page.locator("#m2_file").set_input_files({"name": "hiroba.png", "mimeType": "image/png", "buffer": png()})
+    page.locator("#target-everyone").check()
+    page.get_by_role("button", name="下書き保存").click()
+    page.wait_for_url(re.compile(r"/deliveries/[0-9a-f-]+/edit\?saved=1$"))
 
 
 def urls_of(rule, values):
@@ -83,10 +121,13 @@ def test_axe_core_finds_what_it_should(screens):
 @pytest.mark.parametrize("language", ["ja", "en"])
 def test_every_page_an_administrator_reaches_is_free_of_axe_violations(screens, admin, console, language):
     page = admin
+    if not links(page, "/deliveries", rf"/deliveries/({UUID.pattern})"):
+        make_a_delivery(page)  # the 配信 pages are walked with one there
     if language == "en":
         page.context.add_cookies([{"name": "lang", "value": "en", "url": console.url}])
     values = sample_values(page)
     assert len(values["staff_id"]) >= 4 and {"bousai", "kosodate", "kouhou"} <= set(values["code"])
+    assert values["delivery_id"] and values["asset_id"], values
     walked = []
     for rule in console_get_rules(console):
         for url in urls_of(rule, values):
@@ -100,7 +141,8 @@ def test_every_page_an_administrator_reaches_is_free_of_axe_violations(screens, 
             screens.look(page)
             walked.append(url)
     assert {"/", "/status", "/admin/staff", "/admin/staff/new", "/admin/departments", "/audit",
-            "/account/sessions", "/account/password", "/segments", "/segments/new"} <= set(walked)
+            "/account/sessions", "/account/password", "/segments", "/segments/new", "/deliveries", "/deliveries/new",
+            "/approvals"} <= set(walked)
 
     # The error pages, and sign-in as anyone sees it.
     for url, status in ((f"/admin/staff/{uuid.uuid4()}", 404), ("/no-such-page", 404)):

@@ -23,7 +23,8 @@ CATEGORIES = ("kosodate", "kenkou", "event", "gomi", "kankyo", "shisei")
 
 @pytest.fixture(scope="module")
 def friends(console):
-    """60 friends with answers (10 never answered, 5 blocked), through segment-service's bus."""
+    """60 friends with answers (10 never answered, 5 blocked), through segment-service's bus; answers how
+    many friends there are then (with the LINE emulator's friends the console registered, who never answered)."""
     from cityline_common.settings import load_settings
     from segment_service.bootstrap import bootstrap
     from segment_service.config import Settings
@@ -50,7 +51,7 @@ def friends(console):
                 service.bus.handle(UnfollowResident(line_user_id, now_ms))
     finally:
         service.engine.dispose()
-    return 55
+    return 55 + console.line_friends
 
 
 def test_an_administrator_changes_the_items_seeing_first_how_many_answers_move(screens, admin, friends):

@@ -11,14 +11,15 @@ import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-EVERYONE = ["ダッシュボード", "システム状態", "友だち分析", "セグメント", "受信設定の項目", "ログイン中の端末",
+EVERYONE = ["ダッシュボード", "システム状態", "友だち分析", "配信", "セグメント", "受信設定の項目", "ログイン中の端末",
             "パスワード変更"]
-ADMINISTRATOR = ["ダッシュボード", "システム状態", "友だち分析", "セグメント", "受信設定の項目", "あいさつメッセージ",
-                 "職員アカウント", "操作ログ", "ログイン中の端末", "パスワード変更"]
+APPROVER = [*EVERYONE[:4], "承認", *EVERYONE[4:]]  # 承認者: their departments' 配信 awaiting approval
+ADMINISTRATOR = ["ダッシュボード", "システム状態", "友だち分析", "配信", "承認", "セグメント", "受信設定の項目",
+                 "あいさつメッセージ", "職員アカウント", "操作ログ", "ログイン中の端末", "パスワード変更"]
 ROLES = {
     # role: (menu items, departments of 所属する課, pages it may open, pages refused with 403)
     "admin": (ADMINISTRATOR, [], ["/admin/staff", "/admin/departments", "/audit", "/departments/kosodate"], []),
-    "approver": (EVERYONE, ["bousai"], ["/departments/bousai", "/status", "/segments"],
+    "approver": (APPROVER, ["bousai"], ["/departments/bousai", "/status", "/segments"],
                  ["/admin/staff", "/audit", "/departments/kosodate", "/segments/new"]),
     "author": (EVERYONE, ["kosodate", "kouhou"], ["/departments/kosodate", "/departments/kouhou", "/segments/new"],
                ["/admin/staff/new", "/admin/departments", "/departments/bousai"]),

@@ -190,6 +190,10 @@ class AbstractSendRepository(abc.ABC):
     def pending(self, send_id: uuid.UUID) -> list[JobRow]: ...
 
     @abc.abstractmethod
+    def stalled(self, before: datetime) -> list[Send]:
+        """Sends still sending whose last settled job (or start) is older than ``before``."""
+
+    @abc.abstractmethod
     def errors(self, send_id: uuid.UUID) -> list[tuple[str, int]]:
         """LINE's reasons for failed jobs with how many recipients each."""
 
@@ -254,6 +258,14 @@ class SqlSendRepository(AbstractSendRepository):
         return [_job(row) for row in self._connection.execute(
             select(send_jobs).where(send_jobs.c.send_id == send_id, send_jobs.c.status == "pending")
             .order_by(send_jobs.c.number))]
+
+    def stalled(self, before: datetime) -> list[Send]:
+        last = (select(func.max(send_jobs.c.settled_at)).where(send_jobs.c.send_id == sends.c.id)
+                .correlate(sends).scalar_subquery())
+        rows = self._connection.execute(select(sends).where(
+            sends.c.status == "sending", sends.c.jobs_settled < sends.c.jobs,
+            func.coalesce(last, sends.c.started_at) < before))
+        return [_send(row) for row in rows]
 
     def errors(self, send_id: uuid.UUID) -> list[tuple[str, int]]:
         rows = self._connection.execute(

@@ -91,8 +91,11 @@ class HttpRecipients(AbstractRecipients):
 
     def count(self, target: Mapping[str, Any]) -> Count:
         body = self._call("POST", "/internal/segments/count", json=request_body(target))
-        return Count(int(body["recipients"]), int(body["matching"]), int(body["unanswered"]),
-                     bool(body["unansweredIncluded"]))
+        recipients, unanswered = int(body["recipients"]), int(body["unanswered"])
+        if target.get("kind") not in ("segment", "expression"):
+            # 友だち全員: "matching" are the friends who answered, so the two figures add up to the whole.
+            return Count(recipients, recipients - unanswered, unanswered, True)
+        return Count(recipients, int(body["matching"]), unanswered, bool(body["unansweredIncluded"]))
 
     def freeze(self, list_id: uuid.UUID, target: Mapping[str, Any]) -> int:
         body = self._call("POST", f"/internal/deliveries/{list_id}/recipients", json=request_body(target))

@@ -98,3 +98,12 @@ class HoldDueDelivery(Command[None]):
     delivery_id: uuid.UUID
     reason: str
     code: str
+
+
+@dataclass(frozen=True)
+class RequeueStalledJobs(Command[int]):
+    """Queue again the pending jobs of sends that made no progress for ``stalled_seconds`` (a job message
+    dead-lettered after too many redeliveries, a broker that lost a queue): the job rows are the truth,
+    and a job sent twice is refused by LINE through its retry key. Answers how many were queued."""
+
+    stalled_seconds: float = 120.0

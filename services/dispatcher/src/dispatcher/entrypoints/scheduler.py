@@ -1,4 +1,6 @@
-"""``dispatcher-scheduler``: starts 予約配信 when they fall due (every few seconds).
+"""``dispatcher-scheduler``: starts 予約配信 when they fall due (every few seconds), and queues again the
+pending jobs of a send that made no progress for two minutes (the safety net under the broker: a job
+message dead-lettered after too many redeliveries in a crash storm is not a lost job).
 
 Several replicas may run: a due delivery is started under its row lock, and a second start of the same
 run finds it started (StartDelivery is idempotent per run). A due delivery outside the sending hours (and
@@ -57,6 +59,9 @@ def main(argv: list[str] | None = None) -> None:
     while not stop.is_set():
         try:
             run_due(service)
+            requeued = service.bus.handle(c.RequeueStalledJobs())
+            if requeued:
+                log.warning("stalled send jobs queued again", extra={"jobs": requeued})
         except Exception:
             log.exception("scheduler round failed")
         stop.wait(service.settings.scheduler_interval_seconds)

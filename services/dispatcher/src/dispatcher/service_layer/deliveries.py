@@ -426,3 +426,18 @@ def hold_due(ports: Ports) -> Callable[[c.HoldDueDelivery, AbstractDispatcherUni
         uow.deliveries.save(delivery)
 
     return handler
+
+
+def requeue_stalled(ports: Ports) -> Callable[[c.RequeueStalledJobs, AbstractDispatcherUnitOfWork], int]:
+    def handler(command: c.RequeueStalledJobs, uow: AbstractDispatcherUnitOfWork) -> int:
+        from datetime import timedelta
+
+        now = ports.clock()
+        queued = 0
+        for send in uow.sends.stalled(now - timedelta(seconds=command.stalled_seconds)):
+            pending = uow.sends.pending(send.id)
+            _queue_pending(uow, send, resumed_at=now)
+            queued += len(pending)
+        return queued
+
+    return handler

@@ -21,4 +21,5 @@ def handlers(ports: Ports) -> Handlers[AbstractDispatcherUnitOfWork]:
         .command(c.PauseForErrors, deliveries.pause_for_errors(ports))
         .command(c.SendTest, deliveries.send_test(ports))
         .command(c.HoldDueDelivery, deliveries.hold_due(ports))
+        .command(c.RequeueStalledJobs, deliveries.requeue_stalled(ports))
     )
