@@ -245,3 +245,104 @@ def test_a_paused_delivery_sends_nothing_more_until_resumed(stack):
     wait_until(done, timeout=60, message="resumed delivery sent")
     got = received(line_url, text)
     assert (got["recipients"], got["duplicates"]) == (RESIDENTS, 0)
+
+
+def test_statistics_come_from_the_delivery_s_own_unit_and_below_lines_floor_they_are_null(stack):
+    client, _line_url, _emulator, _service, _clock = stack
+    text = f"統計のお知らせ {uuid.uuid4().hex[:6]}"
+    delivery_id = draft(client, text)
+    act(client, delivery_id, "submit", AUTHOR)
+    act(client, delivery_id, "approve", APPROVER)
+    act(client, delivery_id, "start", AUTHOR)
+    wait_until(lambda: client.get(f"/internal/deliveries/{delivery_id}", headers=as_(AUTHOR)).json["status"]
+               == "sent", timeout=60, message="sent")
+    shown = client.get(f"/internal/deliveries/{delivery_id}", headers=as_(AUTHOR)).json
+    assert shown["aggregationUnit"] and len(shown["aggregationUnit"]) <= 30
+    stats = client.get(f"/internal/deliveries/{delivery_id}/statistics", headers=as_(APPROVER)).json
+    assert stats["available"] and stats["unit"] == shown["aggregationUnit"]
+    overview = stats["overview"]
+    assert overview["uniqueImpression"] >= 20  # 1,200 recipients: well above LINE's floor
+    assert overview["uniqueClick"] is None  # no link in a text: below the floor is null, never a wrong 0
+
+
+def test_an_uploaded_image_is_reencoded_sent_as_a_signed_url_that_line_can_fetch(stack):
+    import io
+
+    from PIL import Image
+
+    client, line_url, emulator, _service, _clock = stack
+    picture = io.BytesIO()
+    Image.new("RGB", (3000, 1500), (20, 120, 200)).save(picture, "PNG")
+    headers = {**as_(AUTHOR), "Content-Type": "image/png"}
+    uploaded = client.post(f"/internal/assets?department={DEPARTMENT}", data=picture.getvalue(), headers=headers)
+    assert uploaded.status_code == 201 and (uploaded.json["width"], uploaded.json["height"]) == (2048, 1024)
+    refused = client.post(f"/internal/assets?department={DEPARTMENT}", data=b"GIF89a not an image", headers=headers)
+    assert refused.status_code == 400 and refused.json["code"] == "invalid_image"
+    text = f"画像つきのお知らせ {uuid.uuid4().hex[:6]}"
+    delivery_id = draft(client, text, messages=[{"type": "text", "text": text},
+                                                {"type": "image", "assetId": uploaded.json["id"]}])
+    act(client, delivery_id, "submit", AUTHOR)
+    act(client, delivery_id, "approve", APPROVER)
+    act(client, delivery_id, "start", AUTHOR)
+    wait_until(lambda: received(line_url, text) is not None and received(line_url, text)["recipients"] == RESIDENTS,
+               timeout=60, message="image delivery received")
+    key = received(line_url, text)["contentKey"]
+    detail = requests.get(f"{line_url}/_emulator/received/{key}", timeout=10).json()
+    image = next(m for m in detail["messageObjects"] if m["type"] == "image")
+    path = image["originalContentUrl"].split("/media/", 1)[1]
+    fetched = client.get(f"/media/{path}")
+    assert fetched.status_code == 200 and fetched.mimetype == "image/png"
+    assert Image.open(io.BytesIO(fetched.data)).size == (2048, 1024)
+    assert client.get(f"/media/{path[:-4]}0000").status_code == 404  # a URL we did not hand out opens nothing
+
+
+def test_too_many_errors_pause_the_delivery_with_a_reason_in_plain_words(stack):
+    client, line_url, _emulator, _service, _clock = stack
+    text = f"障害中のお知らせ {uuid.uuid4().hex[:6]}"
+    delivery_id = draft(client, text)
+    act(client, delivery_id, "submit", AUTHOR)
+    act(client, delivery_id, "approve", APPROVER)
+    requests.post(f"{line_url}/_emulator/faults", json={"errorRate": 1.0, "operations": ["multicast"]},
+                  timeout=10).raise_for_status()
+    try:
+        act(client, delivery_id, "start", AUTHOR)
+
+        def paused():
+            return client.get(f"/internal/deliveries/{delivery_id}", headers=as_(AUTHOR)).json["status"] == "paused"
+
+        wait_until(paused, timeout=120, message="paused for errors")
+    finally:
+        requests.post(f"{line_url}/_emulator/faults", json={}, timeout=10).raise_for_status()
+    shown = client.get(f"/internal/deliveries/{delivery_id}", headers=as_(AUTHOR)).json
+    assert "エラー" in shown["pauseReason"] and shown["history"][-1]["actorId"] == "system"
+    resumed = act(client, delivery_id, "resume", AUTHOR)
+    assert resumed.json["status"] == "sending"
+    wait_until(lambda: client.get(f"/internal/deliveries/{delivery_id}", headers=as_(AUTHOR)).json["status"]
+               in ("sent", "partly_failed"), timeout=120, message="resumed and finished")
+    got = received(line_url, text)
+    assert got["duplicates"] == 0 and got["recipients"] == RESIDENTS
+
+
+def test_a_test_send_reaches_only_the_department_s_test_phones_and_is_not_a_delivery(stack):
+    client, line_url, emulator, _service, _clock = stack
+    phones = sorted(emulator.world.residents)[:2]
+    admin = (((None, "admin"),), "admin-1")
+    ids = []
+    for n, (phone, department) in enumerate(zip(phones, (DEPARTMENT, "bousai"), strict=True)):
+        added = client.post("/internal/test-recipients", headers=as_(admin),
+                            json={"label": f"職員の端末{n}", "department": department, "lineUserId": phone})
+        assert added.status_code == 201
+        ids.append(added.json["id"])
+    assert client.post("/internal/test-recipients", headers=as_(AUTHOR),
+                       json={"label": "x", "department": DEPARTMENT, "lineUserId": phones[0]}).status_code == 403
+    text = f"テスト配信 {uuid.uuid4().hex[:6]}"
+    delivery_id = draft(client, text)
+    tested = client.post(f"/internal/deliveries/{delivery_id}/test", json={"testRecipientIds": ids},
+                         headers=as_(AUTHOR))
+    assert tested.json == {"sent": 1}  # the other department's phone is not this delivery's to use
+    got = received(line_url, text)
+    assert got["recipients"] == 1
+    shown = client.get(f"/internal/deliveries/{delivery_id}", headers=as_(AUTHOR)).json
+    assert shown["status"] == "draft" and shown["runs"] == []  # not a delivery
+    listed = client.get("/internal/test-recipients", headers=as_(AUTHOR)).json["testRecipients"]
+    assert all("lineUserId" not in each for each in listed)

@@ -307,7 +307,40 @@ class Asset:
     sha256: str
 
 
-class SqlLibrary:
+class AbstractLibrary(abc.ABC):
+    """The test group (テスト配信), templates and images of the departments: plain storage, no rules."""
+
+    @abc.abstractmethod
+    def test_recipients(self, departments: frozenset[str] | None = None) -> list[TestRecipient]:
+        """Ordered by department, then label; only those of ``departments`` when given."""
+
+    @abc.abstractmethod
+    def add_test_recipient(self, recipient: TestRecipient) -> None: ...
+
+    @abc.abstractmethod
+    def remove_test_recipient(self, recipient_id: uuid.UUID) -> bool: ...
+
+    @abc.abstractmethod
+    def templates(self, departments: frozenset[str] | None = None) -> list[Template]:
+        """Ordered by department, then name; only those of ``departments`` when given."""
+
+    @abc.abstractmethod
+    def template(self, template_id: uuid.UUID) -> Template | None: ...
+
+    @abc.abstractmethod
+    def add_template(self, template: Template) -> None: ...
+
+    @abc.abstractmethod
+    def remove_template(self, template_id: uuid.UUID) -> bool: ...
+
+    @abc.abstractmethod
+    def add_asset(self, asset: Asset, created_by: str) -> None: ...
+
+    @abc.abstractmethod
+    def asset(self, asset_id: uuid.UUID) -> Asset | None: ...
+
+
+class SqlLibrary(AbstractLibrary):
     """The test group (テスト配信), templates and images of the departments."""
 
     def __init__(self, connection: Connection) -> None:

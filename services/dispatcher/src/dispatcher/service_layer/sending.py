@@ -94,7 +94,9 @@ class SendLoop:
         self._limiter = limiter
         self._clock = clock
         self._policy = policy or RetryPolicy()
-        self._budget = budget or ErrorBudget(window=200, max_failure_ratio=0.3, minimum=40)
+        # Half of the last 20 attempts failing is a broken LINE or a broken message, not bad luck: at 5%
+        # random faults that takes ten failures in twenty, which does not happen in a million sends.
+        self._budget = budget or ErrorBudget(window=20, max_failure_ratio=0.5, minimum=10)
         self._sleep = sleep
         self._recent: dict[uuid.UUID, deque[Outcome]] = {}
         self._lock = threading.Lock()

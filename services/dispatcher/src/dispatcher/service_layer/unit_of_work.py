@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from dispatcher.adapters.orm import plumbing
 from dispatcher.adapters.repository import (
     AbstractDeliveryRepository,
+    AbstractLibrary,
     AbstractSendRepository,
     SqlDeliveryRepository,
     SqlLibrary,
@@ -22,7 +23,7 @@ from dispatcher.adapters.repository import (
 class AbstractDispatcherUnitOfWork(AbstractUnitOfWork):
     deliveries: AbstractDeliveryRepository
     sends: AbstractSendRepository
-    library: SqlLibrary  # test group, templates, images: plain storage, no rules of their own
+    library: AbstractLibrary  # test group, templates, images: plain storage, no rules of their own
 
     def _aggregates(self) -> Iterable[HasEvents]:
         return ()
