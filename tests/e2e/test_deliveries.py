@@ -270,7 +270,7 @@ def test_an_uploaded_image_is_reencoded_sent_as_a_signed_url_that_line_can_fetch
 
     from PIL import Image
 
-    client, line_url, emulator, _service, _clock = stack
+    client, line_url, _emulator, _service, _clock = stack
     picture = io.BytesIO()
     Image.new("RGB", (3000, 1500), (20, 120, 200)).save(picture, "PNG")
     headers = {**as_(AUTHOR), "Content-Type": "image/png"}

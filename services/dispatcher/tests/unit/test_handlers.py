@@ -464,9 +464,6 @@ def test_a_weekly_delivery_fires_again_when_due_with_a_send_and_retry_keys_of_it
     assert city.delivery(delivery_id).delivery.history[-1].actor_id == SYSTEM
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: hold_due sets pause_reason beside 予約済み, but nothing clears it "
-                   "when the delivery later starts (Delivery.start and the start handler leave it), so a 配信中 or "
-                   "配信完了 delivery keeps showing 'pauseReason' = why it had been held")
 def test_a_held_delivery_no_longer_says_why_it_was_held_once_it_starts(city):
     delivery_id = city.approved_delivery()
     city.acts(delivery_id, HANAKO, "schedule", send_at=datetime(2026, 6, 1, 19, 59, tzinfo=TOKYO))
@@ -482,8 +479,6 @@ def test_a_held_delivery_no_longer_says_why_it_was_held_once_it_starts(city):
     assert stored.pause_reason == ""
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (minor): send_test does not de-duplicate test_recipient_ids, so a phone "
-                   "listed twice is pushed twice and counts twice towards the limit of 10")
 def test_a_phone_chosen_twice_gets_one_test_push(city):
     delivery_id = city.drafts()
     mine = city.phone("花子のスマホ", "U" + "a" * 32)

@@ -99,17 +99,19 @@ class SqlDeliveryRepository(AbstractDeliveryRepository):
             .order_by(delivery_history.c.id)).all()
         return self._stored(row, history)
 
-    def _stored(self, row: Any, history: Sequence[Any]) -> StoredDelivery:
+    def _stored(self, row: Any, history: Sequence[Any] | None) -> StoredDelivery:
+        """``history`` None: not read (a list); such a delivery is for reading, not for saving."""
         delivery = Delivery(
             id=row.id, department=row.department, author_id=row.author_id, title=row.title,
             category_key=row.category_key, messages=tuple(row.messages), target=dict(row.target),
             status=Status(row.status), version=row.version, last_editor_id=row.last_editor_id, send_at=row.send_at,
             rule=row.schedule, approvals=_approvals(row.approvals), confirmations=_confirmations(row.confirmations),
             history=[Transition(Status(h.from_status), Status(h.to_status), Action(h.action), h.actor_id, h.at,
-                                h.comment) for h in history],
+                                h.comment) for h in history or ()],
             pause_reason=row.pause_reason,
         )
-        self._loaded[row.id] = len(history)
+        if history is not None:
+            self._loaded[row.id] = len(history)
         return StoredDelivery(delivery, row.reviewed, row.aggregation_unit, row.runs, row.created_at, row.updated_at)
 
     def _values(self, delivery: Delivery) -> dict[str, Any]:
@@ -157,7 +159,7 @@ class SqlDeliveryRepository(AbstractDeliveryRepository):
             query = query.where(deliveries.c.department.in_(sorted(departments)))
         if status:
             query = query.where(deliveries.c.status == status)
-        return [self._stored(row, []) for row in self._connection.execute(query)]
+        return [self._stored(row, None) for row in self._connection.execute(query)]
 
     def due(self, now: datetime, limit: int) -> list[uuid.UUID]:
         return list(self._connection.execute(

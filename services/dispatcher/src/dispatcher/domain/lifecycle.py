@@ -398,6 +398,7 @@ class Delivery:
             raise DeliveryError(
                 f"配信対象が{recipients:,}人で、{policy.confirmation_threshold:,}人を超えています。"
                 "配信前に別の職員による2人目の確認が必要です。", "second_confirmation_required")
+        self.pause_reason = ""  # whatever held it back (hours, a hold) no longer applies
         self._move(Action.START, _id(actor), at, f"配信対象 {recipients:,}人")
         self.events.append(ev.DeliveryStarted(self.id, _id(actor), at, recipients))
 

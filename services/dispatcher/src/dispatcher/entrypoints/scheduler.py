@@ -3,9 +3,9 @@ pending jobs of a send that made no progress for two minutes (the safety net und
 message dead-lettered after too many redeliveries in a crash storm is not a lost job).
 
 Several replicas may run: a due delivery is started under its row lock, and a second start of the same
-run finds it started (StartDelivery is idempotent per run). A due delivery outside the sending hours (and
-not 防災) moves to the next opening of the hours, with the reason in its history; one that cannot start
-for another reason (no recipients, a missing second confirmation) is paused so staff see why."""
+run finds it started (StartDelivery is idempotent per run). A due delivery that cannot start stays 予約済み
+with the reason shown beside it (HoldDueDelivery): outside the sending hours (and not 防災) it is due again
+at their next opening; for any other reason (no recipients, a missing second confirmation) in 15 minutes."""
 
 from __future__ import annotations
 

@@ -391,7 +391,7 @@ def send_test(ports: Ports) -> Callable[[c.SendTest, AbstractDispatcherUnitOfWor
         if not may_edit(command.actor, delivery.department):
             raise Forbidden("テスト配信は、その所属の作成者またはシステム管理者が行います。")
         chosen = {each.id: each for each in uow.library.test_recipients(frozenset({delivery.department}))}
-        phones = [chosen[i] for i in command.test_recipient_ids if i in chosen]
+        phones = [chosen[i] for i in dict.fromkeys(command.test_recipient_ids) if i in chosen]
         check_test_send(delivery, len(phones))
         messages = resolved_messages(ports, delivery.messages)
         sent = 0
