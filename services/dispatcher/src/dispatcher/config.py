@@ -17,6 +17,9 @@ class Settings(CommonSettings, CryptoSettings, InternalAuthSettings, LineSetting
     multicast_rate: float = Field(default=190.0, gt=0, le=200,
                                   description="Multicast requests per second the active sender keeps under.")
     send_concurrency: int = Field(default=24, ge=1, le=128, description="Send jobs in flight in the sender.")
+    # On a node shared with the webhook and the console, the sender yields the CPU to them first (a
+    # Kubernetes CPU limit does the same between pods; this covers processes sharing one host).
+    sender_nice: int = Field(default=10, ge=0, le=19, description="Scheduling niceness of dispatcher-sender.")
     sending_hours_start: time = Field(default=time(8, 0), description="配信可能時間帯: first minute (Japan time).")
     sending_hours_end: time = Field(default=time(20, 0), description="配信可能時間帯: end, exclusive (Japan time).")
     always_delivered_categories: str = Field(

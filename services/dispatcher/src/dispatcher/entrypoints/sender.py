@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 import time
@@ -111,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     service = bootstrap_from_environment(PROCESS, Settings, partial(bootstrap, pool_size=4))
     setup_tracing(PROCESS)
     settings = service.settings
+    os.nice(settings.sender_nice)
     loop = SendLoop(service.bus, service.ports.recipients, service.ports.line, RateLimiter(settings.multicast_rate),
                     clock=service.ports.clock)
     sender = Sender(service, loop, settings.send_concurrency)
