@@ -33,6 +33,7 @@ from admin_ui.domain.commands import (
     CountDelivery,
     CountTarget,
     OpenDelivery,
+    OpenSegment,
     SaveDelivery,
     SaveDeliveryTemplate,
     SendTestDelivery,
@@ -41,6 +42,7 @@ from admin_ui.domain.commands import (
     ShowDeliveries,
     ShowDeliveryImage,
     ShowDeliveryStatistics,
+    ShowSegmentBuilder,
     UploadDeliveryImage,
 )
 from admin_ui.domain.deliveries import (
@@ -65,6 +67,7 @@ from admin_ui.domain.deliveries import (
     describe_target,
 )
 from admin_ui.domain.permissions import DepartmentForbidden, Permission, allowed, departments_where
+from admin_ui.domain.segments import SegmentForm, SegmentFormError, describe
 from admin_ui.entrypoints.access import requires
 from admin_ui.service_layer import accounts
 
@@ -284,13 +287,34 @@ def register_delivery_views(  # noqa: PLR0915 - one place lists every 配信 rou
             statistics_problem=statistics_problem, people=people, preview=form.preview(),
             changed=changes(found, choices.category_labels, choices.segment_names),
             rule_text=found.schedule_text or describe_rule(found.schedule),
-            target_words=list(found.target_text) if found.target_text else [
-                describe_target(found.target, choices.segment_names)],
+            target_words=list(found.target_text) if found.target_text else target_in_words(found.target,
+                                                                                            choices.segment_names),
             department=department_names().get(found.department, found.department),
             done=request.args.get("done"), problems=[],
             may_edit=allowed(g.staff, Permission.EDIT_ITEMS, found.department),
             may_approve=allowed(g.staff, Permission.APPROVE_ITEMS, found.department),
             confirmed=found.confirmed_by(str(g.staff.id)), **common)
+
+    def target_in_words(target: Any, segment_names: Any) -> list[str]:
+        """The target as the final confirmation reads it: the segment's conditions in words (the same
+        words as its read-only page), headed by what it is."""
+        heading = describe_target(target, segment_names)
+        expression = None
+        if isinstance(target, dict) and target.get("kind") == "segment":
+            try:
+                saved = bus.handle(OpenSegment(claims(), uuid.UUID(str(target.get("segmentId")))))
+            except ValueError:
+                saved = None
+            expression = saved.expression if saved is not None else None
+        elif isinstance(target, dict) and target.get("kind") == "expression":
+            expression = target.get("expression")
+        if expression is None:
+            return [heading]
+        try:
+            form = SegmentForm.from_expression("", "", expression)
+        except SegmentFormError:
+            return [heading]
+        return [heading, *describe(form, bus.handle(ShowSegmentBuilder(claims())))]
 
     @app.post("/deliveries/<uuid:delivery_id>/action")
     @requires(Permission.VIEW_ITEMS)
