@@ -8,11 +8,8 @@ own vhost, dropped at the end, so runs never see each other's rows or messages.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
-from urllib.parse import quote
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -21,12 +18,6 @@ from sqlalchemy.engine import make_url
 from testsupport import TEST_KEYS
 
 ADMIN_DATABASE_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql+psycopg2://cityline:cityline@127.0.0.1:5432/postgres")
-AMQP_BASE = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
-
-
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
@@ -44,16 +35,11 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def amqp_url() -> Iterator[str]:
-    """A fresh vhost (needs rabbitmqctl, as on the dev machines and CI); else the default vhost."""
-    if shutil.which("rabbitmqctl") is None:
-        yield f"{AMQP_BASE}/%2F"
-        return
-    vhost = f"cityline_test_{uuid.uuid4().hex[:10]}"
-    _rabbitmqctl("add_vhost", vhost)
-    user = make_url(AMQP_BASE.replace("amqp://", "postgresql://")).username or "guest"
-    _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
-    yield f"{AMQP_BASE}/{quote(vhost, safe='')}"
-    _rabbitmqctl("delete_vhost", vhost)
+    """A fresh vhost (testsupport.vhosts)."""
+    from testsupport.vhosts import own_vhost
+
+    with own_vhost() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

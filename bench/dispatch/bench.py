@@ -75,6 +75,14 @@ def cpu_seconds_by_group() -> dict[int, float]:
     return groups
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGKILL when the bench dies, however it dies (no orphan sender keeps consuming)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def seed_residents(database_url: str, count: int) -> float:
     from segment_service.adapters.orm import LINE_USER_ID
 
@@ -128,7 +136,8 @@ class Senders:
         with self.log.open("ab") as out:
             for argv in commands:
                 self.processes.append(subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **self.env}, stdout=out,
-                                                       stderr=subprocess.STDOUT, start_new_session=True))
+                                                       stderr=subprocess.STDOUT, start_new_session=True,
+                                                       preexec_fn=_die_with_parent))  # noqa: PLW1509
         deadline = time.monotonic() + 60
         for port in ports:
             while time.monotonic() < deadline:

@@ -123,13 +123,17 @@ def _make_extra_staff(env: dict[str, str]) -> dict[str, Account]:
 
 
 @pytest.fixture(scope="package")
-def console(browser_database_url: str, amqp_url: str) -> Iterator[Console]:
+def console(browser_database_url: str) -> Iterator[Console]:
     from cityline_common.amqp.topology import declare_with_url
 
     from testsupport.emulator import running_emulator
+    from testsupport.vhosts import own_vhost
 
-    declare_with_url(amqp_url)
-    with running_emulator(residents=LINE_FRIENDS, friends=LINE_FRIENDS) as (line_url, emulator):
+    # A vhost of the console's own: its dispatcher-sender is the single active consumer of the send-jobs
+    # queue there, and must not take (or be) another stack's.
+    with own_vhost("cityline_browser") as amqp_url, \
+            running_emulator(residents=LINE_FRIENDS, friends=LINE_FRIENDS) as (line_url, emulator):
+        declare_with_url(amqp_url)
         yield from _console(browser_database_url, amqp_url, line_url, sorted(emulator.world.residents))
 
 

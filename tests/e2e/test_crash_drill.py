@@ -18,16 +18,23 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.timeout(400)
-def test_killing_every_sender_mid_send_with_faults_loses_and_repeats_nobody(migrated_database_url, amqp_url):
-    env = {**os.environ, "DATABASE_URL": migrated_database_url.replace("postgresql+psycopg2://", "postgresql://"),
-           "AMQP_URL": amqp_url}
-    run = subprocess.run([sys.executable, str(ROOT / "bench/dispatch/bench.py"), "--recipients", "20000",
-                          "--kill-senders-every", "1.5", "--faults", "0.05", "--ingress-rate", "20",
-                          "--multicast-rate", "8", "--timeout", "200"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+def test_killing_every_sender_mid_send_with_faults_loses_and_repeats_nobody(migrated_database_url):
+    from testsupport.vhosts import own_vhost
+
+    with own_vhost("cityline_drill") as amqp_url:
+        env = {**os.environ, "AMQP_URL": amqp_url,
+               "DATABASE_URL": migrated_database_url.replace("postgresql+psycopg2://", "postgresql://")}
+        run = _drill(env)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout)
     assert result["sender_kills"] >= 1, result
     assert sum(result["faults_injected"].values()) > 0, result
     assert (result["duplicates"], result["lost"], result["failed"]) == (0, 0, 0), result
     assert result["sent"] == 20000 and result["status"] == "sent", result
+
+
+def _drill(env):
+    return subprocess.run([sys.executable, str(ROOT / "bench/dispatch/bench.py"), "--recipients", "20000",
+                          "--kill-senders-every", "1.5", "--faults", "0.05", "--ingress-rate", "20",
+                          "--multicast-rate", "8", "--timeout", "200"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)

@@ -96,6 +96,12 @@ class Sender:
         if not channel.is_open:
             return  # the broker hands the job to whoever consumes next
         error = done.exception()
+        if error is None and done.result() == "unknown":
+            # Not a job of this database (another city's, or a send deleted since): dead-lettered with the
+            # reason, never acknowledged as if it had been sent.
+            log.error("send job unknown here: dead-lettered", extra={"send": str(job.send_id), "job": job.number})
+            channel.basic_reject(tag, requeue=False)
+            return
         if error is None:
             channel.basic_ack(tag)
             return
