@@ -92,6 +92,9 @@ def refused_credentials(audience: str) -> dict[str, dict[str, str]]:
     }
 
 
+MEDIA = "/media/<uuid:asset_id>/<variant>/<signature>"
+
+
 def sufficient_credentials(audience: str) -> list[dict[str, str]]:
     """Every kind of caller with every right: staff holding every role, and each service."""
     return [bearer(internal_signer().for_staff(audience, EVERY_ROLE)),
@@ -108,6 +111,11 @@ def test_every_route_is_anonymous_by_design_or_internal_and_guarded(service_env,
         anonymous = set(ANONYMOUS)
         if name == "ingress":
             anonymous.add(service.settings.webhook_path)  # LINE's webhook: its signature is checked instead
+        if name == "dispatcher":
+            # LINE fetches delivered images without credentials; the path's HMAC is the capability.
+            anonymous.add(MEDIA)
+            forged = f"/media/{uuid.uuid4()}/original/{'0' * 32}"
+            assert client.get(forged).status_code == 404
         if name == "segment":
             anonymous |= LIFF_PAGE | LIFF_API
             for path in LIFF_API:  # no LINE token, no answer

@@ -555,31 +555,33 @@ class DeliveryForm:
     def from_form(cls, form: Any) -> DeliveryForm:
         """From a submitted form (``get`` / ``getlist``); nothing is refused here (see :meth:`body`)."""
 
-        def text(name: str, limit: int = 200) -> str:
+        def submitted(name: str, limit: int = 200) -> str:
             return str(form.get(name, "")).replace("\r\n", "\n")[:limit]
 
         messages = []
         for slot in range(1, MAX_MESSAGES + 1):
-            kind = text(f"m{slot}_type", 20)
+            kind = submitted(f"m{slot}_type", 20)
             if kind not in MESSAGE_KINDS:
                 continue
             messages.append(MessageForm(
-                kind, text=text(f"m{slot}_text", TEXT_MAX * 2), package_id=text(f"m{slot}_package", 20).strip(),
-                sticker_id=text(f"m{slot}_sticker", 20).strip(), asset_id=text(f"m{slot}_asset", 64).strip(),
-                raw=text(f"m{slot}_json", RAW_JSON_MAX)))
-        version = text("version", 12)
+                kind, text=submitted(f"m{slot}_text", TEXT_MAX * 2),
+                package_id=submitted(f"m{slot}_package", 20).strip(),
+                sticker_id=submitted(f"m{slot}_sticker", 20).strip(), asset_id=submitted(f"m{slot}_asset", 64).strip(),
+                raw=submitted(f"m{slot}_json", RAW_JSON_MAX)))
+        version = submitted("version", 12)
         return cls(
-            title=text("title", TITLE_MAX).strip(), department=text("department", 64),
-            category=text("category", 64), messages=tuple(messages),
-            target=TargetForm(text("target", 20), segment_id=text("segment_id", 64),
-                              unanswered=text("unanswered", 20), expression=text("expression", RAW_JSON_MAX)),
+            title=submitted("title", TITLE_MAX).strip(), department=submitted("department", 64),
+            category=submitted("category", 64), messages=tuple(messages),
+            target=TargetForm(submitted("target", 20), segment_id=submitted("segment_id", 64),
+                              unanswered=submitted("unanswered", 20),
+                              expression=submitted("expression", RAW_JSON_MAX)),
             schedule=RuleForm(
-                text("rule", 20) or "none", on=text("rule_on", 10), at=text("rule_at", 5),
+                submitted("rule", 20) or "none", on=submitted("rule_on", 10), at=submitted("rule_at", 5),
                 weekdays=tuple(str(v)[:3] for v in form.getlist("rule_weekdays"))[:7],
-                monthly=text("rule_monthly", 5), day=text("rule_day", 2),
+                monthly=submitted("rule_monthly", 5), day=submitted("rule_day", 2),
                 weeks=tuple(str(v)[:4] for v in form.getlist("rule_weeks"))[:6],
-                weekday=text("rule_weekday", 3), holidays=text("rule_holidays", 20) or "send",
-                until=text("rule_until", 10)),
+                weekday=submitted("rule_weekday", 3), holidays=submitted("rule_holidays", 20) or "send",
+                until=submitted("rule_until", 10)),
             version=int(version) if version.isascii() and version.isdigit() else None,
         )
 

@@ -29,9 +29,9 @@ from dispatcher.adapters.repository import (
     AbstractSendRepository,
     Asset,
     JobRow,
+    MessageTemplate,
     Send,
     StoredDelivery,
-    Template,
     TestRecipient,
 )
 from dispatcher.adapters.segments import AbstractRecipients, Count, RecipientsUnavailable
@@ -71,7 +71,7 @@ class _Tables:
     sends: dict[uuid.UUID, Send] = field(default_factory=dict)
     jobs: dict[tuple[uuid.UUID, int], _JobRecord] = field(default_factory=dict)
     test_recipients: dict[uuid.UUID, TestRecipient] = field(default_factory=dict)
-    templates: dict[uuid.UUID, Template] = field(default_factory=dict)
+    templates: dict[uuid.UUID, MessageTemplate] = field(default_factory=dict)
     assets: dict[uuid.UUID, tuple[Asset, str]] = field(default_factory=dict)  # with who uploaded it
 
 
@@ -243,14 +243,14 @@ class InMemoryLibrary(AbstractLibrary):
     def remove_test_recipient(self, recipient_id: uuid.UUID) -> bool:
         return self._tables.test_recipients.pop(recipient_id, None) is not None
 
-    def templates(self, departments: frozenset[str] | None = None) -> list[Template]:
+    def templates(self, departments: frozenset[str] | None = None) -> list[MessageTemplate]:
         found = [t for t in self._tables.templates.values() if departments is None or t.department in departments]
         return sorted(found, key=lambda t: (t.department, t.name))
 
-    def template(self, template_id: uuid.UUID) -> Template | None:
+    def template(self, template_id: uuid.UUID) -> MessageTemplate | None:
         return self._tables.templates.get(template_id)
 
-    def add_template(self, template: Template) -> None:
+    def add_template(self, template: MessageTemplate) -> None:
         if template.id in self._tables.templates:
             raise ValueError(f"template {template.id} exists")
         # As the SQL insert: updated_at is the database's now().

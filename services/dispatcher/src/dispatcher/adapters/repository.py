@@ -288,7 +288,7 @@ class TestRecipient:
 
 
 @dataclass(frozen=True)
-class Template:
+class MessageTemplate:
     id: uuid.UUID
     department: str
     name: str
@@ -323,14 +323,14 @@ class AbstractLibrary(abc.ABC):
     def remove_test_recipient(self, recipient_id: uuid.UUID) -> bool: ...
 
     @abc.abstractmethod
-    def templates(self, departments: frozenset[str] | None = None) -> list[Template]:
+    def templates(self, departments: frozenset[str] | None = None) -> list[MessageTemplate]:
         """Ordered by department, then name; only those of ``departments`` when given."""
 
     @abc.abstractmethod
-    def template(self, template_id: uuid.UUID) -> Template | None: ...
+    def template(self, template_id: uuid.UUID) -> MessageTemplate | None: ...
 
     @abc.abstractmethod
-    def add_template(self, template: Template) -> None: ...
+    def add_template(self, template: MessageTemplate) -> None: ...
 
     @abc.abstractmethod
     def remove_template(self, template_id: uuid.UUID) -> bool: ...
@@ -363,18 +363,18 @@ class SqlLibrary(AbstractLibrary):
         return bool(self._connection.execute(
             test_recipients.delete().where(test_recipients.c.id == recipient_id)).rowcount)
 
-    def templates(self, departments: frozenset[str] | None = None) -> list[Template]:
+    def templates(self, departments: frozenset[str] | None = None) -> list[MessageTemplate]:
         query = select(templates).order_by(templates.c.department, templates.c.name)
         if departments is not None:
             query = query.where(templates.c.department.in_(sorted(departments)))
-        return [Template(r.id, r.department, r.name, r.messages, r.updated_by, r.updated_at)
+        return [MessageTemplate(r.id, r.department, r.name, r.messages, r.updated_by, r.updated_at)
                 for r in self._connection.execute(query)]
 
-    def template(self, template_id: uuid.UUID) -> Template | None:
+    def template(self, template_id: uuid.UUID) -> MessageTemplate | None:
         r = self._connection.execute(select(templates).where(templates.c.id == template_id)).first()
-        return Template(r.id, r.department, r.name, r.messages, r.updated_by, r.updated_at) if r else None
+        return MessageTemplate(r.id, r.department, r.name, r.messages, r.updated_by, r.updated_at) if r else None
 
-    def add_template(self, template: Template) -> None:
+    def add_template(self, template: MessageTemplate) -> None:
         self._connection.execute(templates.insert().values(
             id=template.id, department=template.department, name=template.name, messages=template.messages,
             updated_by=template.updated_by))

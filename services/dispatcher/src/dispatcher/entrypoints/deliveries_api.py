@@ -17,7 +17,7 @@ from typing import Any
 from cityline_common.internal_auth import ANY_STAFF, current_caller, requires, staff_role
 from flask import Flask, Response, jsonify, request
 
-from dispatcher.adapters.repository import Asset, Template, TestRecipient
+from dispatcher.adapters.repository import Asset, MessageTemplate, TestRecipient
 from dispatcher.bootstrap import DispatcherService
 from dispatcher.domain import commands as c
 from dispatcher.domain.lifecycle import TOKYO, Actor, DeliveryError, InvalidContent, NotPermitted
@@ -254,8 +254,8 @@ def register_deliveries_api(app: Flask, service: DispatcherService) -> None:  # 
             return bad('body must be {"department", "name", "messages": [...]}')
         if not may_edit(actor, body["department"]):
             return refusal(Forbidden("この所属のテンプレートを作る権限がありません。"))
-        template = Template(uuid.uuid4(), body["department"][:64], body["name"].strip()[:100], body["messages"][:5],
-                            actor.staff_id, None)
+        template = MessageTemplate(uuid.uuid4(), body["department"][:64], body["name"].strip()[:100],
+                                   body["messages"][:5], actor.staff_id, None)
 
         def add(uow: Any) -> None:
             uow.library.add_template(template)

@@ -65,7 +65,7 @@ def check_image(facts: ImageFacts, size: Size) -> list[str]:
 # -- layout templates ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Template:
+class LayoutTemplate:
     template_id: str
     title: str  # for the console
     columns: int
@@ -78,13 +78,13 @@ class Template:
         return self.columns * self.rows
 
 
-TEMPLATES: dict[str, Template] = {t.template_id: t for t in (
-    Template("grid-3x2", "ボタン6個（3列×2段）", 3, 2, False, LARGE),
-    Template("grid-2x2", "ボタン4個（2列×2段）", 2, 2, False, LARGE),
-    Template("grid-3x1", "ボタン3個（3列・小）", 3, 1, False, COMPACT),
-    Template("grid-2x1", "ボタン2個（2列・小）", 2, 1, False, COMPACT),
-    Template("tabs-3x2", "タブ見出し＋ボタン6個", 3, 2, True, LARGE),
-    Template("tabs-3x1", "タブ見出し＋ボタン3個", 3, 1, True, LARGE),
+TEMPLATES: dict[str, LayoutTemplate] = {t.template_id: t for t in (
+    LayoutTemplate("grid-3x2", "ボタン6個（3列×2段）", 3, 2, False, LARGE),
+    LayoutTemplate("grid-2x2", "ボタン4個（2列×2段）", 2, 2, False, LARGE),
+    LayoutTemplate("grid-3x1", "ボタン3個（3列・小）", 3, 1, False, COMPACT),
+    LayoutTemplate("grid-2x1", "ボタン2個（2列・小）", 2, 1, False, COMPACT),
+    LayoutTemplate("tabs-3x2", "タブ見出し＋ボタン6個", 3, 2, True, LARGE),
+    LayoutTemplate("tabs-3x1", "タブ見出し＋ボタン3個", 3, 1, True, LARGE),
 )}
 
 
@@ -110,7 +110,7 @@ def _grid(role: CellRole, region: Bounds, columns: int, rows: int) -> list[Cell]
             for r in range(rows) for c in range(columns)]
 
 
-def layout(template: Template, size: Size, tabs: int = 1) -> list[Cell]:
+def layout(template: LayoutTemplate, size: Size, tabs: int = 1) -> list[Cell]:
     """The cells of ``template`` on an image of ``size``: they tile the image exactly. ``tabs``: how many tabs the
     header shows (tabbed templates only)."""
     if tabs < 1 or size.width < max(template.columns, tabs) or size.height < template.rows + HEADER_SHARE:
