@@ -42,7 +42,7 @@ from admin_ui.domain.commands import (
     SweepExpired,
     VerifySecondFactor,
 )
-from admin_ui.domain.permissions import Grant, NotAllowed, Permission, allowed
+from admin_ui.domain.permissions import DepartmentForbidden, Grant, NotAllowed, Permission, allowed
 from admin_ui.domain.results import (
     Authenticated,
     CreatedStaff,
@@ -385,6 +385,15 @@ def _actor(uow: AbstractAdminUnitOfWork, actor_id: uuid.UUID | None) -> tuple[st
     if actor is None or not allowed(actor, Permission.MANAGE_ACCOUNTS):
         raise NotAllowed("managing accounts is for システム管理者")
     return str(actor.id), actor.login_id
+
+
+def active_member(uow: AbstractAdminUnitOfWork, staff_id: uuid.UUID) -> StaffMember:
+    """The acting member for a use case on another service's items (segments, deliveries, settings):
+    DepartmentForbidden when there is no such active member."""
+    member = uow.staff.get(staff_id)
+    if member is None or not member.active:
+        raise DepartmentForbidden("no such active staff member")
+    return member
 
 
 def _member(uow: AbstractAdminUnitOfWork, staff_id: uuid.UUID) -> StaffMember:

@@ -34,6 +34,7 @@ from admin_ui.domain.permissions import (
     departments_where,
 )
 from admin_ui.domain.segments import SegmentRefused, builder_choices
+from admin_ui.service_layer.accounts import active_member
 from admin_ui.service_layer.unit_of_work import AbstractAdminUnitOfWork
 
 # Which console permission each action needs in the delivery's department (the dispatcher checks again).
@@ -48,15 +49,8 @@ IMAGE_TYPES = ("image/jpeg", "image/png")
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 
 
-def _member(uow: AbstractAdminUnitOfWork, staff_id: uuid.UUID) -> StaffMember:
-    member = uow.staff.get(staff_id)
-    if member is None or not member.active:
-        raise DepartmentForbidden("no such active staff member")
-    return member
-
-
 def _member_of(uow: AbstractAdminUnitOfWork, staff: StaffClaims) -> StaffMember:
-    return _member(uow, uuid.UUID(staff.staff_id))
+    return active_member(uow, uuid.UUID(staff.staff_id))
 
 
 def _listed(uow: AbstractAdminUnitOfWork, found: list[Summary], labels: dict[str, str]) -> tuple[DeliveryRow, ...]:
@@ -168,7 +162,7 @@ def _content(delivery: Delivery) -> dict[str, Any]:
 
 def save_delivery(internal: AbstractInternalApi) -> Callable[[c.SaveDelivery, AbstractAdminUnitOfWork], str]:
     def handler(command: c.SaveDelivery, uow: AbstractAdminUnitOfWork) -> str:
-        member = _member(uow, command.actor_id)
+        member = active_member(uow, command.actor_id)
         body = command.form.body()
         check_department(member, Permission.EDIT_ITEMS, command.form.department)
         if command.delivery_id is None:
@@ -255,7 +249,7 @@ def send_test(internal: AbstractInternalApi) -> Callable[[c.SendTestDelivery, Ab
     def handler(command: c.SendTestDelivery, uow: AbstractAdminUnitOfWork) -> int:
         if not command.recipient_ids:
             raise DeliveryFormError(["テスト配信の送り先を選んでください。"])
-        member = _member(uow, command.actor_id)
+        member = active_member(uow, command.actor_id)
         _who, delivery = _open(internal, uow, command.staff, command.delivery_id, Permission.EDIT_ITEMS)
         sent = internal.test_delivery(command.staff, delivery.id, list(command.recipient_ids))
         _record(uow, member, "delivery.test", delivery.id, department=delivery.department, address=command.address,
@@ -277,7 +271,7 @@ def show_statistics(
 
 def upload_image(internal: AbstractInternalApi) -> Callable[[c.UploadDeliveryImage, AbstractAdminUnitOfWork], Asset]:
     def handler(command: c.UploadDeliveryImage, uow: AbstractAdminUnitOfWork) -> Asset:
-        member = _member(uow, command.actor_id)
+        member = active_member(uow, command.actor_id)
         check_department(member, Permission.EDIT_ITEMS, command.department)
         if command.content_type not in IMAGE_TYPES:
             raise DeliveryFormError(["画像は JPEG か PNG のファイルを選んでください。"])
@@ -293,7 +287,7 @@ def upload_image(internal: AbstractInternalApi) -> Callable[[c.UploadDeliveryIma
 
 def save_template(internal: AbstractInternalApi) -> Callable[[c.SaveDeliveryTemplate, AbstractAdminUnitOfWork], str]:
     def handler(command: c.SaveDeliveryTemplate, uow: AbstractAdminUnitOfWork) -> str:
-        member = _member(uow, command.actor_id)
+        member = active_member(uow, command.actor_id)
         name = command.name.strip()[:100]
         if not name:
             raise DeliveryFormError(["テンプレートの名前を入力してください。"])

@@ -15,6 +15,7 @@ from admin_ui.domain.friend_analysis import FriendAnalysis, parse_analysis
 from admin_ui.domain.permissions import DepartmentForbidden, Permission, allowed
 from admin_ui.domain.preference_items import ItemsDraft, ItemsPreview, ItemsVersion
 from admin_ui.domain.segments import SegmentRefused
+from admin_ui.service_layer.accounts import active_member
 from admin_ui.service_layer.unit_of_work import AbstractAdminUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,8 @@ TEXT_LABELS = {"greeting": "友だち追加のあいさつ", "greeting_refollow"
 
 
 def _admin(uow: AbstractAdminUnitOfWork, staff_id: uuid.UUID) -> Any:
-    member = uow.staff.get(staff_id)
-    if member is None or not member.active or not allowed(member, Permission.MANAGE_SETTINGS):
+    member = active_member(uow, staff_id)
+    if not allowed(member, Permission.MANAGE_SETTINGS):
         raise DepartmentForbidden("受信設定の項目とあいさつはシステム管理者が変更します")
     return member
 

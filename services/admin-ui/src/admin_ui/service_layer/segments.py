@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 from admin_ui.adapters.internal_api import AbstractInternalApi
 from admin_ui.domain import commands as c
-from admin_ui.domain.accounts import StaffMember
-from admin_ui.domain.permissions import DepartmentForbidden, Permission, check_department, departments_where
+from admin_ui.domain.permissions import Permission, check_department, departments_where
 from admin_ui.domain.segments import (
     BuilderChoices,
     SavedSegment,
@@ -21,19 +20,13 @@ from admin_ui.domain.segments import (
     SegmentRow,
     builder_choices,
 )
+from admin_ui.service_layer.accounts import active_member
 from admin_ui.service_layer.unit_of_work import AbstractAdminUnitOfWork
-
-
-def _member(uow: AbstractAdminUnitOfWork, staff_id: uuid.UUID) -> StaffMember:
-    member = uow.staff.get(staff_id)
-    if member is None or not member.active:
-        raise DepartmentForbidden("no such active staff member")
-    return member
 
 
 def show_segments(internal: AbstractInternalApi) -> Callable[[c.ShowSegments, AbstractAdminUnitOfWork], SegmentList]:
     def handler(command: c.ShowSegments, uow: AbstractAdminUnitOfWork) -> SegmentList:
-        member = _member(uow, uuid.UUID(command.staff.staff_id))
+        member = active_member(uow, uuid.UUID(command.staff.staff_id))
         editable = departments_where(member, Permission.EDIT_ITEMS)
         found = internal.segments(command.staff)
         if found is None:
@@ -95,7 +88,7 @@ def count_segment(internal: AbstractInternalApi) -> Callable[[c.CountSegment, Ab
 
 def save_segment(internal: AbstractInternalApi) -> Callable[[c.SaveSegment, AbstractAdminUnitOfWork], str]:
     def handler(command: c.SaveSegment, uow: AbstractAdminUnitOfWork) -> str:
-        member = _member(uow, command.actor_id)
+        member = active_member(uow, command.actor_id)
         form = command.form
         problems = []
         if not form.name:
@@ -127,7 +120,7 @@ def save_segment(internal: AbstractInternalApi) -> Callable[[c.SaveSegment, Abst
 
 def delete_segment(internal: AbstractInternalApi) -> Callable[[c.DeleteSegment, AbstractAdminUnitOfWork], None]:
     def handler(command: c.DeleteSegment, uow: AbstractAdminUnitOfWork) -> None:
-        member = _member(uow, command.actor_id)
+        member = active_member(uow, command.actor_id)
         existing = internal.segment(command.staff, str(command.segment_id))
         if existing is None:
             raise SegmentRefused("no such segment", 404)
