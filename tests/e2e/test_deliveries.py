@@ -346,3 +346,17 @@ def test_a_test_send_reaches_only_the_department_s_test_phones_and_is_not_a_deli
     assert shown["status"] == "draft" and shown["runs"] == []  # not a delivery
     listed = client.get("/internal/test-recipients", headers=as_(AUTHOR)).json["testRecipients"]
     assert all("lineUserId" not in each for each in listed)
+
+
+def test_templates_belong_to_their_department(stack):
+    client, *_ = stack
+    body = {"department": DEPARTMENT, "name": "健診のお知らせ", "messages": [{"type": "text", "text": "健診"}]}
+    created = client.post("/internal/templates", json=body, headers=as_(AUTHOR))
+    assert created.status_code == 201
+    template_id = created.json["id"]
+    listed = client.get(f"/internal/templates?department={DEPARTMENT}", headers=as_(AUTHOR)).json["templates"]
+    assert [t["name"] for t in listed if t["id"] == template_id] == ["健診のお知らせ"]
+    assert client.delete(f"/internal/templates/{template_id}", headers=as_(OTHER)).status_code == 404
+    assert client.delete(f"/internal/templates/{template_id}", headers=as_(APPROVER)).status_code == 403
+    assert client.delete(f"/internal/templates/{template_id}", headers=as_(AUTHOR)).status_code == 200
+    assert all(t["id"] != template_id for t in client.get("/internal/templates", headers=as_(AUTHOR)).json["templates"])

@@ -107,3 +107,22 @@ class RequeueStalledJobs(Command[int]):
     and a job sent twice is refused by LINE through its retry key. Answers how many were queued."""
 
     stalled_seconds: float = 120.0
+
+
+# --- the test group, templates, images (plain storage: the entrypoint checks who may) -------------------------
+
+
+@dataclass(frozen=True)
+class StoreInLibrary(Command[None]):
+    """Store a test phone, a template or an image (adapters/repository.py's records)."""
+
+    item: Any
+    created_by: str = ""
+
+
+@dataclass(frozen=True)
+class RemoveFromLibrary(Command[bool]):
+    """Remove a test phone (``kind`` test_recipient) or a template (``template``); False when it was not there."""
+
+    kind: str
+    item_id: uuid.UUID

@@ -215,23 +215,14 @@ def register_deliveries_api(app: Flask, service: DispatcherService) -> None:  # 
         recipient_id = uuid.uuid4()
         sealed = service.ports.cipher.encrypt_for_row(line_user_id, TEST_RECIPIENT_COLUMN, recipient_id)
 
-        def add(uow: Any) -> None:
-            uow.library.add_test_recipient(TestRecipient(recipient_id, body["department"][:64], body["label"][:100],
-                                                         sealed))
-            uow.commit()
-
-        bus.query(add)
+        bus.handle(c.StoreInLibrary(TestRecipient(recipient_id, body["department"][:64], body["label"][:100], sealed)))
         return jsonify(id=str(recipient_id)), 201
 
     @app.delete("/internal/test-recipients/<uuid:recipient_id>")
     @requires(staff_role("admin"))
     def remove_test_recipient(recipient_id: uuid.UUID) -> tuple[Response, int]:
-        def remove(uow: Any) -> bool:
-            removed = bool(uow.library.remove_test_recipient(recipient_id))
-            uow.commit()
-            return removed
-
-        return (jsonify(deleted=True), 200) if bus.query(remove) else (jsonify(error="Not Found"), 404)
+        removed = bus.handle(c.RemoveFromLibrary("test_recipient", recipient_id))
+        return (jsonify(deleted=True), 200) if removed else (jsonify(error="Not Found"), 404)
 
     @app.get("/internal/templates")
     @requires(ANY_STAFF)
@@ -257,11 +248,7 @@ def register_deliveries_api(app: Flask, service: DispatcherService) -> None:  # 
         template = MessageTemplate(uuid.uuid4(), body["department"][:64], body["name"].strip()[:100],
                                    body["messages"][:5], actor.staff_id, None)
 
-        def add(uow: Any) -> None:
-            uow.library.add_template(template)
-            uow.commit()
-
-        bus.query(add)
+        bus.handle(c.StoreInLibrary(template))
         return jsonify(id=str(template.id)), 201
 
     @app.delete("/internal/templates/<uuid:template_id>")
@@ -269,18 +256,13 @@ def register_deliveries_api(app: Flask, service: DispatcherService) -> None:  # 
     def remove_template(template_id: uuid.UUID) -> tuple[Response, int]:
         actor = actor_of_caller()
 
-        def remove(uow: Any) -> int:
-            found = uow.library.template(template_id)
-            if found is None or not may_read(actor, found.department):
-                return 404
-            if not may_edit(actor, found.department):
-                return 403
-            uow.library.remove_template(template_id)
-            uow.commit()
-            return 200
-
-        status = bus.query(remove)
-        return jsonify(deleted=status == 200), status
+        found = bus.query(lambda uow: uow.library.template(template_id))
+        if found is None or not may_read(actor, found.department):
+            return jsonify(deleted=False), 404
+        if not may_edit(actor, found.department):
+            return jsonify(deleted=False), 403
+        bus.handle(c.RemoveFromLibrary("template", template_id))
+        return jsonify(deleted=True), 200
 
     @app.post("/internal/assets")
     @requires(ANY_STAFF)
@@ -299,11 +281,7 @@ def register_deliveries_api(app: Flask, service: DispatcherService) -> None:  # 
         except ValueError as exc:
             return bad(str(exc), "invalid_image")
 
-        def add(uow: Any) -> None:
-            uow.library.add_asset(asset, actor.staff_id)
-            uow.commit()
-
-        bus.query(add)
+        bus.handle(c.StoreInLibrary(asset, actor.staff_id))
         return jsonify(id=str(asset.id), contentType=asset.content_type, width=asset.width, height=asset.height,
                        bytes=len(asset.original)), 201
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cityline_common.messagebus import Handlers
 
 from dispatcher.domain import commands as c
-from dispatcher.service_layer import deliveries
+from dispatcher.service_layer import deliveries, library
 from dispatcher.service_layer.deliveries import Ports
 from dispatcher.service_layer.unit_of_work import AbstractDispatcherUnitOfWork
 
@@ -22,4 +22,6 @@ def handlers(ports: Ports) -> Handlers[AbstractDispatcherUnitOfWork]:
         .command(c.SendTest, deliveries.send_test(ports))
         .command(c.HoldDueDelivery, deliveries.hold_due(ports))
         .command(c.RequeueStalledJobs, deliveries.requeue_stalled(ports))
+        .command(c.StoreInLibrary, library.store)
+        .command(c.RemoveFromLibrary, library.remove)
     )
