@@ -146,6 +146,9 @@ def test_a_delivery_is_drafted_approved_by_another_person_and_reaches_every_frie
     shown = client.get(f"/internal/deliveries/{delivery_id}", headers=as_(APPROVER)).json
     assert shown["progress"]["sent"] == RESIDENTS and shown["progress"]["failed"] == 0
     assert [h["action"] for h in shown["history"]] == ["submit", "approve", "start", "finish"]
+    [listed] = [d for d in client.get("/internal/deliveries", headers=as_(AUTHOR)).json["deliveries"]
+                if d["id"] == delivery_id]
+    assert (listed["recipients"], listed["sent"], listed["failed"]) == (RESIDENTS, RESIDENTS, 0)
     got = received(line_url, text)
     assert (got["recipients"], got["duplicates"], got["deliveries"]) == (RESIDENTS, 0, RESIDENTS)
 

@@ -173,6 +173,14 @@ class InMemorySendRepository(AbstractSendRepository):
     def of_delivery(self, delivery_id: uuid.UUID) -> list[Send]:
         return sorted((s for s in self._tables.sends.values() if s.delivery_id == delivery_id), key=lambda s: s.run)
 
+    def latest_of(self, delivery_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Send]:
+        latest: dict[uuid.UUID, Send] = {}
+        for send in self._tables.sends.values():
+            if send.delivery_id in delivery_ids and (send.delivery_id not in latest
+                                                     or send.run > latest[send.delivery_id].run):
+                latest[send.delivery_id] = send
+        return latest
+
     def set_status(self, send_id: uuid.UUID, status: str, finished_at: datetime | None = None) -> None:
         send = self._tables.sends.get(send_id)
         if send is None:

@@ -178,6 +178,10 @@ class AbstractSendRepository(abc.ABC):
     def of_delivery(self, delivery_id: uuid.UUID) -> list[Send]: ...
 
     @abc.abstractmethod
+    def latest_of(self, delivery_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Send]:
+        """Each delivery's newest send, in one read (the list of deliveries shows them)."""
+
+    @abc.abstractmethod
     def set_status(self, send_id: uuid.UUID, status: str, finished_at: datetime | None = None) -> None: ...
 
     @abc.abstractmethod
@@ -230,6 +234,14 @@ class SqlSendRepository(AbstractSendRepository):
     def of_delivery(self, delivery_id: uuid.UUID) -> list[Send]:
         return [_send(row) for row in self._connection.execute(
             select(sends).where(sends.c.delivery_id == delivery_id).order_by(sends.c.run))]
+
+    def latest_of(self, delivery_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Send]:
+        if not delivery_ids:
+            return {}
+        rows = self._connection.execute(
+            select(sends).where(sends.c.delivery_id.in_(list(delivery_ids)))
+            .distinct(sends.c.delivery_id).order_by(sends.c.delivery_id, sends.c.run.desc()))
+        return {row.delivery_id: _send(row) for row in rows}
 
     def set_status(self, send_id: uuid.UUID, status: str, finished_at: datetime | None = None) -> None:
         values: dict[str, Any] = {"status": status}

@@ -19,7 +19,7 @@ import hmac
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cityline_common.crypto import FieldCipher
@@ -412,8 +412,6 @@ HOLD_RETRY = 15  # minutes until a held delivery is tried again
 
 def hold_due(ports: Ports) -> Callable[[c.HoldDueDelivery, AbstractDispatcherUnitOfWork], None]:
     def handler(command: c.HoldDueDelivery, uow: AbstractDispatcherUnitOfWork) -> None:
-        from datetime import timedelta
-
         stored = uow.deliveries.get(command.delivery_id, lock=True)
         if stored is None or stored.delivery.status is not Status.SCHEDULED:
             return
@@ -430,8 +428,6 @@ def hold_due(ports: Ports) -> Callable[[c.HoldDueDelivery, AbstractDispatcherUni
 
 def requeue_stalled(ports: Ports) -> Callable[[c.RequeueStalledJobs, AbstractDispatcherUnitOfWork], int]:
     def handler(command: c.RequeueStalledJobs, uow: AbstractDispatcherUnitOfWork) -> int:
-        from datetime import timedelta
-
         now = ports.clock()
         queued = 0
         for send in uow.sends.stalled(now - timedelta(seconds=command.stalled_seconds)):

@@ -101,10 +101,7 @@ def listed(actor: Actor, status: str | None, department: str | None, awaiting_me
         if awaiting_me:
             found = [s for s in found if actor.may_approve_for(s.delivery.department)
                      and actor.staff_id not in (s.delivery.author_id, s.delivery.last_editor_id)]
-        answers = []
-        for stored in found:
-            runs = uow.sends.of_delivery(stored.delivery.id)
-            answers.append(summary(stored, runs[-1] if runs else None))
-        return answers
+        latest = uow.sends.latest_of([stored.delivery.id for stored in found])
+        return [summary(stored, latest.get(stored.delivery.id)) for stored in found]
 
     return view
