@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from segment_service.domain.analysis import ChoiceTally
@@ -14,32 +14,44 @@ from segment_service.domain.friends import FriendSummary, daily_series, today_in
 from segment_service.domain.taxonomy_history import summarise
 from segment_service.service_layer.unit_of_work import AbstractSegmentUnitOfWork
 
+T = TypeVar("T")
+
 
 def resident_counts(uow: AbstractSegmentUnitOfWork) -> dict[str, int]:
     return uow.residents.count_by_status()
 
 
-class StatusCounts:
-    """友だち数 and ブロック数, counted at most once per ``max_age`` seconds in a process.
+class CountedAtMostEvery(Generic[T]):
+    """A value counted at most once per ``max_age`` seconds in a process; one thread counts while the
+    others wait for its answer rather than all counting at once."""
 
-    Counting reads every resident's row (tens of milliseconds at a city's size: 60,000 rows took
-    12-46 ms on the 2-core machine); the dashboard asks on every page view of every staff member, and
-    a count a few seconds old serves as well. One thread counts while the others wait for its answer
-    rather than all counting at once."""
-
-    def __init__(self, max_age: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._max_age = max_age
         self._clock = clock
         self._lock = threading.Lock()
-        self._counts: dict[str, int] | None = None
+        self._value: T | None = None
         self._counted_at = 0.0
 
-    def get(self, uow: AbstractSegmentUnitOfWork) -> dict[str, int]:
+    def value(self, count: Callable[[], T]) -> T:
         with self._lock:
-            if self._counts is None or self._clock() - self._counted_at >= self._max_age:
-                self._counts = uow.residents.count_by_status()
+            if self._value is None or self._clock() - self._counted_at >= self._max_age:
+                self._value = count()
                 self._counted_at = self._clock()
-            return dict(self._counts)
+            return self._value
+
+
+class StatusCounts(CountedAtMostEvery[dict[str, int]]):
+    """友だち数 and ブロック数, at most ``max_age`` seconds old.
+
+    Counting reads every resident's row (tens of milliseconds at a city's size: 60,000 rows took
+    12-46 ms on the 2-core machine); the dashboard asks on every page view of every staff member, and
+    a count a few seconds old serves as well."""
+
+    def __init__(self, max_age: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(max_age, clock)
+
+    def get(self, uow: AbstractSegmentUnitOfWork) -> dict[str, int]:
+        return dict(self.value(uow.residents.count_by_status))
 
 
 def friend_summary(
@@ -62,24 +74,16 @@ def friend_summary(
     return view
 
 
-class ChoiceTallies:
-    """友だち分析's tally, counted at most once per ``max_age`` seconds in a process: it reads every
-    friend's row (a second or so at a million friends), staff open the page now and then, and counts
-    a minute old serve as well. Like :class:`StatusCounts`, one thread counts while the others wait."""
+class ChoiceTallies(CountedAtMostEvery[tuple[ChoiceTally, datetime]]):
+    """友だち分析's tally and when it was counted, at most ``max_age`` seconds old: it reads every friend's
+    row (a second or so at a million friends), staff open the page now and then, and counts a minute old
+    serve as well."""
 
     def __init__(self, max_age: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self._max_age = max_age
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._tally: tuple[ChoiceTally, datetime] | None = None
-        self._counted_at = 0.0
+        super().__init__(max_age, clock)
 
     def get(self, uow: AbstractSegmentUnitOfWork, now: datetime) -> tuple[ChoiceTally, datetime]:
-        with self._lock:
-            if self._tally is None or self._clock() - self._counted_at >= self._max_age:
-                self._tally = (uow.answers.tally(), now)
-                self._counted_at = self._clock()
-            return self._tally
+        return self.value(lambda: (uow.answers.tally(), now))
 
 
 def choice_tally(tallies: ChoiceTallies, now: datetime) -> Callable[[AbstractSegmentUnitOfWork], dict[str, Any]]:
