@@ -129,14 +129,7 @@ def register_delivery_views(  # noqa: PLR0915 - one place lists every 配信 rou
         return [d for d in bus.query(accounts.department_list) if editable is None or d.code in editable]
 
     def who(ids: set[str]) -> dict[str, str]:
-        uuids = set()
-        for each in ids:
-            try:
-                uuids.add(uuid.UUID(each))
-            except ValueError:
-                continue
-        logins = bus.query(lambda uow: uow.staff.login_ids(uuids))
-        return {str(key): value for key, value in logins.items()}
+        return bus.query(lambda uow: accounts.login_names(uow, ids))
 
     common = {"status_labels": STATUS_LABELS, "action_labels": ACTION_LABELS, "kind_labels": KIND_LABELS,
               "holiday_labels": HOLIDAY_LABELS, "weekdays": list(zip(WEEKDAY_KEYS, WEEKDAY_NAMES, strict=True)),

@@ -9,7 +9,7 @@ failure counts they add are committed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -385,6 +385,18 @@ def _actor(uow: AbstractAdminUnitOfWork, actor_id: uuid.UUID | None) -> tuple[st
     if actor is None or not allowed(actor, Permission.MANAGE_ACCOUNTS):
         raise NotAllowed("managing accounts is for システム管理者")
     return str(actor.id), actor.login_id
+
+
+def login_names(uow: AbstractAdminUnitOfWork, staff_ids: Iterable[str | None]) -> dict[str, str]:
+    """Login ids of the staff other services name by staff id (who changed a segment, who approved a
+    delivery); ids that are not staff ids here (``system``, a service) are left out."""
+    found: set[uuid.UUID] = set()
+    for each in staff_ids:
+        try:
+            found.add(uuid.UUID(str(each)))
+        except ValueError:
+            continue
+    return {str(key): login for key, login in uow.staff.login_ids(found).items()}
 
 
 def active_member(uow: AbstractAdminUnitOfWork, staff_id: uuid.UUID) -> StaffMember:

@@ -20,7 +20,7 @@ from admin_ui.domain.segments import (
     SegmentRow,
     builder_choices,
 )
-from admin_ui.service_layer.accounts import active_member
+from admin_ui.service_layer.accounts import active_member, login_names
 from admin_ui.service_layer.unit_of_work import AbstractAdminUnitOfWork
 
 
@@ -32,27 +32,13 @@ def show_segments(internal: AbstractInternalApi) -> Callable[[c.ShowSegments, Ab
         if found is None:
             return SegmentList(None, editable)
         names = {department.code: department.name for department in uow.departments.list_all()}
-        ids = {uuid.UUID(each.updated_by) for each in found if each.updated_by and _is_uuid(each.updated_by)}
-        logins = uow.staff.login_ids(ids)
+        logins = login_names(uow, (each.updated_by for each in found))
         rows = tuple(SegmentRow(each, names.get(each.department, each.department),
-                                _who(each.updated_by, logins)) for each in found)
+                                logins.get(each.updated_by, each.updated_by) if each.updated_by else None)
+                     for each in found)
         return SegmentList(tuple(sorted(rows, key=lambda row: (row.department_name, row.segment.name))), editable)
 
     return handler
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _who(staff_id: str | None, logins: dict[uuid.UUID, str]) -> str | None:
-    if staff_id is None:
-        return None
-    return logins.get(uuid.UUID(staff_id), staff_id) if _is_uuid(staff_id) else staff_id
 
 
 def show_builder(
