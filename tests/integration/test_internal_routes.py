@@ -160,6 +160,9 @@ def test_every_route_is_anonymous_by_design_or_internal_and_guarded(service_env,
                                                        "/internal/segments/<uuid:segment_id>",
                                                        "/internal/taxonomy/preview",
                                                        "/internal/deliveries/<delivery_id>/recipients",
+                                                       # richmenu-service's memberships and member lists
+                                                       "/internal/residents/<resident_id>/memberships",
+                                                       "/internal/member-lists/<key>",
                                                        # 受信設定の項目の版, 友だち分析 (flask_app.py)
                                                        "/internal/taxonomy/versions",
                                                        "/internal/residents/choices"}

@@ -90,7 +90,7 @@ def test_without_redelivery_a_failure_is_logged_and_not_retried():
     assert log[-1]["status"] == 500 and log[-1]["types"] == ["follow"]
 
 
-def test_richmenuswitch_tap_changes_the_menu_and_says_so(receiver):
+def test_richmenuswitch_tap_changes_what_is_shown_and_says_so(receiver):
     received, url, emulator = receiver
     user = list(emulator.world.residents)[5]
     from line_emulator.world import RichMenu
@@ -106,4 +106,7 @@ def test_richmenuswitch_tap_changes_the_menu_and_says_so(receiver):
     params = [json.loads(body)["events"][0]["postback"]["params"] for body, _ in received.received]
     assert params == [{"newRichMenuAliasId": "tab-bousai", "status": "SUCCESS"},
                       {"newRichMenuAliasId": "tab-missing", "status": "RICHMENU_ALIAS_ID_NOTFOUND"}]
-    assert emulator.world.menu_for(user) == "richmenu-x"
+    # On LINE a tab switch changes what the resident sees, never the per-user link.
+    seen = requests.get(f"{url}/_emulator/residents/{user}", timeout=10).json()
+    assert (seen["linkedRichMenuId"], seen["richMenuId"], seen["displayedRichMenuId"]) == (None, None, "richmenu-x")
+    assert emulator.world.menu_for(user) is None

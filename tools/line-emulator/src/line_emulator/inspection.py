@@ -83,7 +83,8 @@ def residents() -> Response | tuple[Response, int]:
         page = chosen[offset:offset + limit]
         return jsonify(total=len(chosen), residents=[
             {**r.profile(), "friend": r.friend, "blocked": r.blocked, "richMenuId": world.menu_for(r.user_id),
-             "gender": r.gender, "age": r.age, "area": r.area} for r in page])
+             "displayedRichMenuId": world.displayed_menu(r), "gender": r.gender, "age": r.age, "area": r.area}
+            for r in page])
 
 
 @inspection.get("/residents/<user_id>")
@@ -95,6 +96,7 @@ def resident(user_id: str) -> Response | tuple[Response, int]:
     with world.lock:
         return jsonify({**found.profile(), "friend": found.friend, "blocked": found.blocked,
                         "linkedRichMenuId": found.rich_menu_id, "richMenuId": world.menu_for(user_id),
+                        "displayedRichMenuId": world.displayed_menu(found),
                         "messages": world.messages_for(user_id)})
 
 
@@ -150,7 +152,8 @@ def message(user_id: str) -> Response | tuple[Response, int]:
 @inspection.post("/residents/<user_id>/postback")
 def postback(user_id: str) -> Response | tuple[Response, int]:
     """A quick-reply or rich-menu tap. With ``richMenuAliasId`` it is a richmenuswitch tap: the
-    resident's menu changes to the alias's menu and the postback carries LINE's switch params."""
+    resident now sees the alias's menu (the per-user link stays as it was, as on LINE) and the
+    postback carries LINE's switch params."""
     body = request.get_json(silent=True) or {}
     data = body.get("data")
     if not isinstance(data, str) or not data or len(data) > 300:
@@ -172,9 +175,26 @@ def postback(user_id: str) -> Response | tuple[Response, int]:
                 status = "RICHMENU_NOTFOUND"
             else:
                 status = "SUCCESS"
-                found.rich_menu_id = target
+                world.show_tab(found, target)
         postback_content["params"] = {"newRichMenuAliasId": alias, "status": status}
     return _send([{"type": "postback", "source": user_source(user_id), "postback": postback_content}])
+
+
+@inspection.get("/residents/<user_id>/rich-menu-history")
+def rich_menu_history(user_id: str) -> Response | tuple[Response, int]:
+    """When the resident's effective menu (link, else default) changed, and why; tab switches are not changes."""
+    if _resident_or_404(user_id) is None:
+        return _bad("no such resident", 404)
+    return jsonify(history=_emulator().world.menu_history(user_id))
+
+
+@inspection.get("/rich-menus/summary")
+def rich_menu_summary() -> Response | tuple[Response, int]:
+    """Residents (``?friends=true``: friends only) per effective menu, and how many have a per-user link."""
+    friends = request.args.get("friends", "false")
+    if friends not in ("true", "false"):
+        return _bad("friends: true or false")
+    return jsonify(_emulator().world.menu_summary(friends_only=friends == "true"))
 
 
 @inspection.post("/follow")

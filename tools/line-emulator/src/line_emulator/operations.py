@@ -452,14 +452,17 @@ def get_rich_menu(context: Context) -> Result:
 
 @operation("deleteRichMenu")
 def delete_rich_menu(context: Context) -> Result:
-    with context.world.lock:
-        menu(context.world, context.params["richMenuId"])
-        del context.world.rich_menus[context.params["richMenuId"]]
-        if context.world.default_rich_menu == context.params["richMenuId"]:
-            context.world.default_rich_menu = None
-        for resident in context.world.residents.values():
-            if resident.rich_menu_id == context.params["richMenuId"]:
-                resident.rich_menu_id = None
+    world, rich_menu_id = context.world, context.params["richMenuId"]
+    with world.lock:
+        menu(world, rich_menu_id)
+        del world.rich_menus[rich_menu_id]
+        if world.default_rich_menu == rich_menu_id:
+            world.default_rich_menu = None
+            world.default_epoch += 1
+        for resident in world.residents.values():
+            if resident.rich_menu_id == rich_menu_id:
+                world.set_link(resident, None)
+        world.log_menu("delete-menu", None, rich_menu_id)  # the replay unlinks it and drops it as default
     return Result(body={})
 
 
@@ -475,7 +478,7 @@ def set_default(context: Context) -> Result:
         found = menu(context.world, context.params["richMenuId"])
         if found.image is None:
             raise LineError(400, "An image has not been uploaded to the rich menu")
-        context.world.default_rich_menu = found.rich_menu_id
+        context.world.set_default(found.rich_menu_id)
     return Result(body={})
 
 
@@ -488,7 +491,7 @@ def get_default(context: Context) -> Result:
 
 @operation("cancelDefaultRichMenu")
 def cancel_default(context: Context) -> Result:
-    context.world.default_rich_menu = None
+    context.world.set_default(None)
     return Result(body={})
 
 
@@ -501,19 +504,24 @@ def _linkable(world: World, rich_menu_id: str) -> RichMenu:
 
 @operation("linkRichMenuIdToUser")
 def link_user(context: Context) -> Result:
-    with context.world.lock:
-        _linkable(context.world, context.params["richMenuId"])
-        resident = context.world.resident(context.params["userId"])
+    world = context.world
+    with world.lock:
+        _linkable(world, context.params["richMenuId"])
+        resident = world.resident(context.params["userId"])
         if resident is not None and resident.friend:  # others: 200 and nothing happens, as on LINE
-            resident.rich_menu_id = context.params["richMenuId"]
+            world.set_link(resident, context.params["richMenuId"])
+            world.log_menu("link", frozenset((resident.user_id,)), context.params["richMenuId"])
     return Result(body={})
 
 
 @operation("unlinkRichMenuIdFromUser")
 def unlink_user(context: Context) -> Result:
-    resident = context.world.resident(context.params["userId"])
-    if resident is not None:
-        resident.rich_menu_id = None
+    world = context.world
+    with world.lock:
+        resident = world.resident(context.params["userId"])
+        if resident is not None:
+            world.set_link(resident, None)
+            world.log_menu("unlink", frozenset((resident.user_id,)), None)
     return Result(body={})
 
 
@@ -534,23 +542,31 @@ def _check_user_ids(user_ids: list[str]) -> None:
 @operation("linkRichMenuIdToUsers")
 def bulk_link(context: Context) -> Result:
     _check_user_ids(context.body["userIds"])
-    with context.world.lock:
-        _linkable(context.world, context.body["richMenuId"])
+    world = context.world
+    with world.lock:
+        _linkable(world, context.body["richMenuId"])
+        linked = []
         for user_id in context.body["userIds"]:
-            resident = context.world.resident(user_id)
+            resident = world.resident(user_id)
             if resident is not None and resident.friend:
-                resident.rich_menu_id = context.body["richMenuId"]
+                world.set_link(resident, context.body["richMenuId"])
+                linked.append(resident.user_id)  # the resident's own string: the log shares it
+        world.log_menu("link", frozenset(linked), context.body["richMenuId"])
     return Result(status=202, body={})
 
 
 @operation("unlinkRichMenuIdFromUsers")
 def bulk_unlink(context: Context) -> Result:
     _check_user_ids(context.body["userIds"])
-    with context.world.lock:
+    world = context.world
+    with world.lock:
+        unlinked = []
         for user_id in context.body["userIds"]:
-            resident = context.world.resident(user_id)
+            resident = world.resident(user_id)
             if resident is not None:
-                resident.rich_menu_id = None
+                world.set_link(resident, None)
+                unlinked.append(resident.user_id)
+        world.log_menu("unlink", frozenset(unlinked), None)
     return Result(status=202, body={})
 
 
@@ -582,12 +598,16 @@ def batch(context: Context) -> Result:
     world = context.world
     with world.lock:
         _check_batch(world, context.body)
-        for op in context.body["operations"]:
-            for resident in world.residents.values():
-                if op["type"] == "link" and resident.rich_menu_id == op["from"]:
-                    resident.rich_menu_id = op["to"]
-                elif (op["type"] == "unlink" and resident.rich_menu_id == op["from"]) or op["type"] == "unlinkAll":
-                    resident.rich_menu_id = None
+        # LINE applies the operations independently: each user moves by the menu linked before the batch.
+        moves: dict[str, str | None] | None = {
+            op["from"]: op.get("to") if op["type"] == "link" else None for op in context.body["operations"]
+            if op["type"] != "unlinkAll"}
+        if any(op["type"] == "unlinkAll" for op in context.body["operations"]):
+            moves = None
+        for resident in world.residents.values():
+            if resident.rich_menu_id is not None and (moves is None or resident.rich_menu_id in moves):
+                world.set_link(resident, None if moves is None else moves[resident.rich_menu_id])
+        world.log_menu("batch", None, None, moves)
         _accept_async(context, "richmenu-batch", {})
     return Result(status=202, body={})
 

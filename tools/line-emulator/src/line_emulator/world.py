@@ -10,6 +10,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 FAMILY = ["佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田", "山田", "松本",
@@ -34,6 +35,11 @@ class Resident:
     followed_at: float = 0.0
     rich_menu_id: str | None = None  # per-user link (API); the default menu applies otherwise
     index: int = 0  # position in the population (row of the per-content delivery counters)
+    # A richmenuswitch tap changes only what the resident sees, never the link: the tab shown, and the
+    # effective menu (and default epoch) it was switched from; once those change, the effective menu shows.
+    shown_rich_menu_id: str | None = None
+    shown_over: str | None = None
+    shown_epoch: int = 0
 
     def profile(self) -> dict[str, Any]:
         return {
@@ -103,6 +109,22 @@ class RichMenu:
     image_type: str | None = None
 
 
+MENU_CAUSES = {"link": "link", "unlink": "unlink", "default": "default", "cancel-default": "default",
+               "batch": "batch", "delete-menu": "delete"}
+
+
+@dataclass(frozen=True, slots=True)
+class MenuOperation:
+    """One rich menu operation as it was applied, so a resident's history is a replay of the log for
+    that user rather than a write per resident (a default change reaches a million at once)."""
+
+    at: float
+    kind: str  # link | unlink | default | cancel-default | batch | delete-menu
+    user_ids: frozenset[str] | None  # link/unlink: the users it applied to; None: not per user
+    rich_menu_id: str | None  # link, default, delete-menu: the menu
+    moves: dict[str, str | None] | None = None  # batch: from → to (None: unlink); None: unlinkAll
+
+
 @dataclass
 class Audience:
     audience_group_id: int
@@ -131,6 +153,7 @@ def now_iso(at: float | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int((moment % 1) * 1000):03d}Z"
 
 
+_LINKED = attrgetter("rich_menu_id")
 _DUPLICATE_MAP = bytes([0, 0] + [1] * 254)  # count → 1 when the resident got it more than once
 
 
@@ -171,6 +194,8 @@ class World:
             self.reply_tokens: dict[str, tuple[str, float]] = {}
             self.rich_menus: dict[str, RichMenu] = {}
             self.default_rich_menu: str | None = None
+            self.default_epoch = 0  # bumped on every change of the default: resets tabs shown over it
+            self.menu_log: list[MenuOperation] = []
             self.aliases: dict[str, str] = {}
             self.audiences: dict[int, Audience] = {}
             self.async_requests: dict[str, AsyncRequest] = {}
@@ -294,6 +319,88 @@ class World:
         if resident is None:
             return None
         return resident.rich_menu_id or self.default_rich_menu
+
+    def displayed_menu(self, resident: Resident) -> str | None:
+        """What the resident sees: the tab they switched to while the menu it was switched from is
+        still in effect, otherwise the effective menu (link, else default)."""
+        effective = resident.rich_menu_id or self.default_rich_menu
+        shown = resident.shown_rich_menu_id
+        if shown is None or shown not in self.rich_menus or resident.shown_over != effective:
+            return effective
+        if resident.rich_menu_id is None and resident.shown_epoch != self.default_epoch:
+            return effective  # on the default, and the default changed since (even back to the same menu)
+        return shown
+
+    def show_tab(self, resident: Resident, rich_menu_id: str) -> None:
+        resident.shown_rich_menu_id = rich_menu_id
+        resident.shown_over = resident.rich_menu_id or self.default_rich_menu
+        resident.shown_epoch = self.default_epoch
+
+    def set_link(self, resident: Resident, rich_menu_id: str | None) -> bool:
+        """Change a per-user link (the caller holds the lock and logs it); a changed link resets the tab shown."""
+        if resident.rich_menu_id == rich_menu_id:
+            return False
+        resident.rich_menu_id = rich_menu_id
+        resident.shown_rich_menu_id = resident.shown_over = None
+        return True
+
+    def set_default(self, rich_menu_id: str | None) -> None:
+        with self.lock:
+            if self.default_rich_menu == rich_menu_id:
+                return
+            self.default_rich_menu = rich_menu_id
+            self.default_epoch += 1
+            self.log_menu("default" if rich_menu_id is not None else "cancel-default", None, rich_menu_id)
+
+    def log_menu(self, kind: str, user_ids: frozenset[str] | None, rich_menu_id: str | None,
+                 moves: dict[str, str | None] | None = None) -> None:
+        with self.lock:
+            self.menu_log.append(MenuOperation(time.time(), kind, user_ids, rich_menu_id, moves))
+
+    def menu_history(self, user_id: str) -> list[dict[str, Any]]:
+        """The moments this user's effective menu changed, replaying the log from "no menu"."""
+        linked: str | None = None
+        default: str | None = None
+        effective: str | None = None
+        out: list[dict[str, Any]] = []
+        with self.lock:
+            log = list(self.menu_log)
+        for op in log:
+            if op.kind == "link" and op.user_ids is not None and user_id in op.user_ids:
+                linked = op.rich_menu_id
+            elif op.kind == "unlink" and op.user_ids is not None and user_id in op.user_ids:
+                linked = None
+            elif op.kind in ("default", "cancel-default"):
+                default = op.rich_menu_id
+            elif op.kind == "batch":
+                if op.moves is None:
+                    linked = None
+                elif linked is not None and linked in op.moves:
+                    linked = op.moves[linked]
+            elif op.kind == "delete-menu":
+                linked = None if linked == op.rich_menu_id else linked
+                default = None if default == op.rich_menu_id else default
+            now = linked or default
+            if now != effective:
+                out.append({"at": op.at, "richMenuId": now, "cause": MENU_CAUSES[op.kind]})
+                effective = now
+        return out
+
+    def menu_summary(self, friends_only: bool = False) -> dict[str, Any]:
+        """Residents per effective menu ("none": no menu) and how many have a per-user link: one pass
+        over the residents, counted in C by ``Counter``."""
+        with self.lock:
+            values = self.residents.values()
+            links = Counter(r.rich_menu_id for r in values if r.friend) if friends_only \
+                else Counter(map(_LINKED, values))
+            default = self.default_rich_menu
+        unlinked = links.pop(None, 0)
+        effective: dict[str, int] = {key: count for key, count in links.items() if key is not None}
+        if unlinked:
+            fallback = default or "none"
+            effective[fallback] = effective.get(fallback, 0) + unlinked
+        return {"effective": effective, "linked": sum(effective.values()) - unlinked,
+                "residents": sum(effective.values()), "defaultRichMenuId": default}
 
     def next_audience_id(self) -> int:
         with self.lock:
