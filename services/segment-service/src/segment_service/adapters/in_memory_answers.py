@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from segment_service.adapters.segment_repository import (
     Evaluation,
     Recipient,
     RecipientList,
+    ResidentMemberships,
     SavedSegment,
 )
 from segment_service.domain.analysis import ChoiceTally, TallyRow
@@ -156,6 +158,9 @@ class InMemorySegmentRepository(AbstractSegmentRepository):
     def get(self, segment_id: uuid.UUID) -> SavedSegment | None:
         return self._data.saved.get(segment_id)
 
+    def get_many(self, segment_ids: Sequence[uuid.UUID]) -> list[SavedSegment]:
+        return [self._data.saved[s] for s in segment_ids if s in self._data.saved]
+
     def in_departments(self, departments: frozenset[str] | None) -> list[SavedSegment]:
         chosen = [s for s in self._data.saved.values() if departments is None or s.department in departments]
         return sorted(chosen, key=lambda s: (s.department, s.name, str(s.id)))
@@ -201,6 +206,18 @@ class InMemorySegmentRepository(AbstractSegmentRepository):
     def recipient_list(self, delivery_id: str) -> RecipientList | None:
         found = self._data.lists.get(delivery_id)
         return found[0] if found is not None else None
+
+    def memberships(self, resident_id: uuid.UUID,
+                    evaluations: Mapping[uuid.UUID, Evaluation]) -> ResidentMemberships | None:
+        found = next((f for f in self.facts() if f.resident_id == resident_id), None)
+        if found is None:
+            return None
+        line_user_id = next(r.line_user_id for r in self._residents.values() if r.id == resident_id)
+        member_of = frozenset(segment_id for segment_id, e in evaluations.items()
+                              if is_member(e.expression, found, at=e.at, today=e.today,
+                                           with_unanswered=e.with_unanswered))
+        return ResidentMemberships(resident_id, found.following, line_user_id if found.following else None,
+                                   member_of)
 
     def page(self, list_id: int, after: int, limit: int, with_line_user_id: bool = False) -> list[Recipient]:
         line_ids = {r.id: r.line_user_id for r in self._residents.values()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -22,6 +23,7 @@ from segment_service.adapters.orm import (
 )
 from segment_service.adapters.segment_sql import compile_expression, membership
 from segment_service.domain.codes import TaxonomyCodes
+from segment_service.domain.model import ResidentStatus
 from segment_service.domain.segments import Expression, SegmentCount
 
 
@@ -70,6 +72,17 @@ class RecipientList:
                 "taxonomyVersion": self.taxonomy_version}
 
 
+@dataclass(frozen=True)
+class ResidentMemberships:
+    """One resident, now: whether they follow, their LINE user id (opened only for a follower) and the
+    segments, of those asked about, whose expression holds for them."""
+
+    resident_id: uuid.UUID
+    following: bool
+    line_user_id: str | None
+    member_of: frozenset[uuid.UUID]
+
+
 class Recipient(NamedTuple):
     """A member of a frozen list (a tuple: half a million of them are made per delivery)."""
 
@@ -84,6 +97,10 @@ class AbstractSegmentRepository(abc.ABC):
 
     @abc.abstractmethod
     def get(self, segment_id: uuid.UUID) -> SavedSegment | None: ...
+
+    @abc.abstractmethod
+    def get_many(self, segment_ids: Sequence[uuid.UUID]) -> list[SavedSegment]:
+        """Those of these segments that exist, in no particular order."""
 
     @abc.abstractmethod
     def in_departments(self, departments: frozenset[str] | None) -> list[SavedSegment]:
@@ -107,6 +124,12 @@ class AbstractSegmentRepository(abc.ABC):
     def recipient_list(self, delivery_id: str) -> RecipientList | None: ...
 
     @abc.abstractmethod
+    def memberships(self, resident_id: uuid.UUID,
+                    evaluations: Mapping[uuid.UUID, Evaluation]) -> ResidentMemberships | None:
+        """Which of these segments hold for this one resident now (only a follower is a member), or None
+        when there is no such resident."""
+
+    @abc.abstractmethod
     def page(self, list_id: int, after: int, limit: int, with_line_user_id: bool = False) -> list[Recipient]:
         """Members with a position after ``after``, in position order (keyset): opaque resident ids, and
         their LINE user ids opened only ``with_line_user_id``."""
@@ -125,6 +148,12 @@ class SqlSegmentRepository(AbstractSegmentRepository):
     def get(self, segment_id: uuid.UUID) -> SavedSegment | None:
         row = self._connection.execute(select(segments).where(segments.c.id == segment_id)).first()
         return _segment(row) if row is not None else None
+
+    def get_many(self, segment_ids: Sequence[uuid.UUID]) -> list[SavedSegment]:
+        if not segment_ids:
+            return []
+        return [_segment(row) for row in self._connection.execute(
+            select(segments).where(segments.c.id.in_(list(segment_ids))))]
 
     def in_departments(self, departments: frozenset[str] | None) -> list[SavedSegment]:
         query = select(segments).order_by(segments.c.department, segments.c.name, segments.c.id)
@@ -191,6 +220,24 @@ class SqlSegmentRepository(AbstractSegmentRepository):
             return None
         return RecipientList(row.id, row.delivery_id, row.members, row.include_unanswered, row.evaluated_on,
                              row.taxonomy_version)
+
+    def memberships(self, resident_id: uuid.UUID,
+                    evaluations: Mapping[uuid.UUID, Evaluation]) -> ResidentMemberships | None:
+        # One row: a boolean column per segment over the resident's narrow answers row (by primary key).
+        chosen = list(evaluations.items())
+        columns = [membership(e.expression, e.codes, at=e.at, today=e.today, with_unanswered=e.with_unanswered)
+                   .label(f"m{n}") for n, (_id, e) in enumerate(chosen)]
+        row = self._connection.execute(
+            select(residents.c.status, residents.c.line_user_id_ct, *columns)
+            .select_from(residents.outerjoin(resident_answers, resident_answers.c.resident_id == residents.c.id))
+            .where(residents.c.id == resident_id)).first()
+        if row is None:
+            return None
+        following = row.status == ResidentStatus.FOLLOWING.value
+        line_user_id = (self._cipher.decrypt_for_row(row.line_user_id_ct, LINE_USER_ID.context, resident_id)
+                        if following else None)
+        member_of = frozenset(segment_id for n, (segment_id, _e) in enumerate(chosen) if following and row[2 + n])
+        return ResidentMemberships(resident_id, following, line_user_id, member_of)
 
     def page(self, list_id: int, after: int, limit: int, with_line_user_id: bool = False) -> list[Recipient]:
         # Positions are 1..members without gaps: the range bounds the scan to the page itself, read in

@@ -10,7 +10,13 @@
 * ``POST /internal/deliveries/<delivery id>/recipients`` ``{"expression" or "segmentId",
   "unanswered"}`` and ``GET …/recipients?after=0&limit=1000[&with=lineUserId]``: the service
   ``dispatcher`` only. A page carries positions and opaque resident ids; ``with=lineUserId`` also
-  opens each member's LINE user id (the dispatcher asks for it per send batch, just before sending).
+  opens each member's LINE user id (the dispatcher asks for it per send batch, just before sending);
+* ``POST /internal/residents/<resident id>/memberships`` ``{"segmentIds": [≤ 100 ids]}`` → ``{"residentId",
+  "following", "lineUserId" (followers only, else null), "memberOf", "unknownSegments"}``: which saved
+  segments hold for that resident now (unanswered excluded, followers only); the service ``richmenu`` only;
+* ``POST /internal/member-lists/<key>`` ``{"segmentId"}`` (201, or 200 when frozen before) and ``GET
+  …?after=0&limit=5000[&with=lineUserId]``: a segment's current members (unanswered excluded) frozen under
+  ``key`` ([A-Za-z0-9_-]{1,40}) and paged like a delivery's recipients; the service ``richmenu`` only.
 
 Department rules are checked again in the service layer (``SegmentForbidden``), not only here.
 """
@@ -35,6 +41,7 @@ from segment_service.service_layer.segments import SegmentForbidden, SegmentNotF
 DRAFTERS = staff_role("author", "approver", "admin")
 EDITORS = staff_role("author", "admin")
 DISPATCHER = services("dispatcher")
+RICHMENU = services("richmenu")
 DEFAULT_PAGE = 1000
 
 
@@ -150,9 +157,22 @@ def register_segments_api(app: Flask, service: SegmentService) -> None:  # noqa:
             return bad_request(str(exc))
         return jsonify(seen.as_json()), 200
 
+    def recipients_page(list_name: str, named: dict[str, str], missing: str) -> tuple[Response, int]:
+        """A page of a frozen list, ``named`` by its delivery id or member-list key."""
+        asked = _page_arguments()
+        if isinstance(asked, str):
+            return bad_request(asked)
+        page = bus.query(segments.recipients_page(list_name, *asked))
+        if page is None:
+            return jsonify(error="Not Found", reason=missing), 404
+        listed = {key: value for key, value in page.recipients.as_json().items() if key != "deliveryId"}
+        return jsonify(**named, **listed, recipients=_members(page, opened=asked[2]), next=page.next_after), 200
+
     @app.post("/internal/deliveries/<delivery_id>/recipients")
     @requires(DISPATCHER)
     def freeze_recipients(delivery_id: str) -> tuple[Response, int]:
+        if delivery_id.startswith(segments.MEMBER_LIST_PREFIX):  # richmenu-service's lists are not deliveries
+            return bad_request("deliveryId: not a delivery id")
         body = _body()
         if body is None:
             return bad_request('body must be {"expression": …} or {"segmentId": "…"}, with "unanswered"')
@@ -170,14 +190,60 @@ def register_segments_api(app: Flask, service: SegmentService) -> None:  # noqa:
     @app.get("/internal/deliveries/<delivery_id>/recipients")
     @requires(DISPATCHER)
     def recipients(delivery_id: str) -> tuple[Response, int]:
-        asked = _page_arguments()
-        if isinstance(asked, str):
-            return bad_request(asked)
-        page = bus.query(segments.recipients_page(delivery_id, *asked))
-        if page is None:
+        if delivery_id.startswith(segments.MEMBER_LIST_PREFIX):
             return jsonify(error="Not Found", reason="no recipient list for this delivery"), 404
-        return jsonify(**page.recipients.as_json(), recipients=_members(page, opened=asked[2]),
-                       next=page.next_after), 200
+        return recipients_page(delivery_id, {"deliveryId": delivery_id}, "no recipient list for this delivery")
+
+    @app.post("/internal/residents/<resident_id>/memberships")
+    @requires(RICHMENU)
+    def resident_memberships(resident_id: str) -> tuple[Response, int]:
+        body = _body()
+        asked = body.get("segmentIds") if body is not None else None
+        if not isinstance(asked, list) or not all(isinstance(each, str) for each in asked):
+            return bad_request('body must be {"segmentIds": ["<segment id>", …]}')
+        if len(asked) > segments.MAX_MEMBERSHIP_SEGMENTS:
+            return bad_request(f"segmentIds: at most {segments.MAX_MEMBERSHIP_SEGMENTS}")
+        try:
+            resident = uuid.UUID(resident_id)
+            segment_ids = [uuid.UUID(each) for each in asked]
+        except ValueError:
+            return bad_request("residentId and segmentIds: ids (UUIDs)")
+        try:
+            found = bus.query(segments.memberships(resident, segment_ids, service.timezone))
+        except (InvalidSegment, NoTaxonomy) as exc:
+            return refused(exc)
+        if found is None:
+            return jsonify(error="Not Found", reason="no such resident"), 404
+        return jsonify(found.as_json()), 200
+
+    @app.post("/internal/member-lists/<key>")
+    @requires(RICHMENU)
+    def freeze_member_list(key: str) -> tuple[Response, int]:
+        body = _body()
+        try:
+            name = segments.member_list_name(key)
+            segment_id = uuid.UUID(body["segmentId"]) if body is not None else None
+        except InvalidSegment as exc:
+            return refused(exc)
+        except (KeyError, ValueError, TypeError, AttributeError):
+            segment_id = None
+        if segment_id is None:
+            return bad_request('body must be {"segmentId": "<segment id>"}')
+        try:
+            # Exactly a delivery's freeze (once per list, by keyset), of a saved segment, unanswered excluded.
+            frozen = bus.handle(FreezeRecipients(name, None, segment_id, "exclude"))
+        except (InvalidSegment, NoTaxonomy, SegmentNotFound) as exc:
+            return refused(exc)
+        return jsonify(key=key, members=frozen.members), 201 if frozen.created else 200
+
+    @app.get("/internal/member-lists/<key>")
+    @requires(RICHMENU)
+    def member_list(key: str) -> tuple[Response, int]:
+        try:
+            name = segments.member_list_name(key)
+        except InvalidSegment as exc:
+            return refused(exc)
+        return recipients_page(name, {"key": key}, "no member list under this key")
 
 
 def _page_arguments() -> tuple[int, int, bool] | str:

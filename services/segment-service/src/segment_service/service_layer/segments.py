@@ -7,13 +7,19 @@
 * ``bus.handle(FreezeRecipients(delivery_id, expression | segment_id, unanswered))`` → the list's size;
   idempotent per delivery id; ``bus.query(recipients_page(delivery_id, after, limit))`` streams it
   by keyset (``after``: the last position seen, 0 to start) as opaque resident ids;
-  ``with_line_user_id=True`` opens the page's LINE user ids too (the dispatcher, per send batch).
+  ``with_line_user_id=True`` opens the page's LINE user ids too (the dispatcher, per send batch);
+* ``bus.query(memberships(resident_id, segment_ids))`` → which saved segments hold for one resident now
+  (unanswered residents excluded, followers only), evaluated in SQL for that resident alone;
+* member lists (richmenu-service): a segment's members frozen by ``FreezeRecipients`` under
+  ``member_list_name(key)`` ("richmenu:" + key), paged by ``recipients_page`` like a delivery's.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +27,13 @@ from zoneinfo import ZoneInfo
 
 from cityline_common.messagebus import Handlers
 
-from segment_service.adapters.segment_repository import Evaluation, Recipient, RecipientList, SavedSegment
+from segment_service.adapters.segment_repository import (
+    Evaluation,
+    Recipient,
+    RecipientList,
+    ResidentMemberships,
+    SavedSegment,
+)
 from segment_service.domain.commands import (
     DeleteSegment,
     FreezeRecipients,
@@ -43,6 +55,11 @@ from segment_service.service_layer.unit_of_work import AbstractSegmentUnitOfWork
 MAX_NAME = 100
 MAX_PAGE = 5000
 MAX_DELIVERY_ID = 64
+MAX_MEMBERSHIP_SEGMENTS = 100
+MEMBER_LIST_PREFIX = "richmenu:"  # member lists share the recipient lists' tables, apart from deliveries'
+MEMBER_LIST_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+_log = logging.getLogger(__name__)
 
 
 class SegmentForbidden(PermissionError):
@@ -115,6 +132,57 @@ def recipients_page(delivery_id: str, after: int, limit: int, with_line_user_id:
         members = uow.segments.page(made.id, after, size, with_line_user_id)
         last = members[-1].position if members else after
         return RecipientsPage(made, members, last if last < made.members and len(members) == size else None)
+
+    return view
+
+
+def member_list_name(key: str) -> str:
+    """The recipient list that holds richmenu-service's member list ``key``."""
+    if not MEMBER_LIST_KEY.fullmatch(key):
+        raise InvalidSegment("key: 1 to 40 of A-Z a-z 0-9 _ -")
+    return MEMBER_LIST_PREFIX + key
+
+
+@dataclass(frozen=True)
+class Memberships:
+    resident: ResidentMemberships
+    member_of: list[uuid.UUID]  # in the order asked
+    unknown: list[uuid.UUID]  # asked about, but no saved segment
+
+    def as_json(self) -> dict[str, Any]:
+        return {"residentId": str(self.resident.resident_id), "following": self.resident.following,
+                "lineUserId": self.resident.line_user_id, "memberOf": [str(s) for s in self.member_of],
+                "unknownSegments": [str(s) for s in self.unknown]}
+
+
+def memberships(resident_id: uuid.UUID, segment_ids: Sequence[uuid.UUID], timezone: ZoneInfo,
+                now: datetime | None = None) -> Callable[[AbstractSegmentUnitOfWork], Memberships | None]:
+    """Which of these saved segments hold for the resident now; None when there is no such resident.
+    A segment menu is for residents whose answers match, so the unanswered are never members."""
+    if len(segment_ids) > MAX_MEMBERSHIP_SEGMENTS:
+        raise InvalidSegment(f"segmentIds: at most {MAX_MEMBERSHIP_SEGMENTS}")
+
+    def view(uow: AbstractSegmentUnitOfWork) -> Memberships | None:
+        asked = list(dict.fromkeys(segment_ids))
+        saved = {segment.id: segment for segment in uow.segments.get_many(asked)}
+        evaluations: dict[uuid.UUID, Evaluation] = {}
+        if saved:
+            current = current_taxonomy(uow)
+            if current is None:
+                raise NoTaxonomy("no 受信設定 taxonomy has been published yet")
+            at = now or datetime.now(UTC)
+            codes = uow.answers.codes()
+            for segment_id, segment in saved.items():
+                try:
+                    expression = parse_expression(segment.expression, current.taxonomy)
+                except InvalidSegment:  # saved under a taxonomy it no longer fits: it matches no one
+                    _log.warning("segment %s no longer fits the taxonomy; nobody is its member", segment_id)
+                    continue
+                evaluations[segment_id] = Evaluation(expression, codes, at, at.astimezone(timezone).date(), False)
+        found = uow.segments.memberships(resident_id, evaluations)
+        if found is None:
+            return None
+        return Memberships(found, [s for s in asked if s in found.member_of], [s for s in asked if s not in saved])
 
     return view
 
