@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 MIN_WIDTH, MAX_WIDTH, MIN_HEIGHT = 800, 2500, 250
 MIN_ASPECT_PERCENT = 145  # width / height ≥ 1.45, compared as integers: 100 × width ≥ 145 × height
@@ -405,9 +405,101 @@ def action_json(action: Action) -> dict[str, Any]:
         body = {"type": "postback", "data": action.data, "displayText": action.display_text,
                 "inputOption": action.input_option}
     elif isinstance(action, DatetimePickerAction):
-        body = {"type": "datetimepicker", "data": action.data, "mode": PickerMode(action.mode).value,
+        body = {"type": "datetimepicker", "data": action.data, "mode": str(action.mode),
                 "initial": action.initial, "max": action.max, "min": action.min}
     else:
         body = {"type": "richmenuswitch", "richMenuAliasId": action.alias_id, "data": action.data}
     body["label"] = action.label
     return {key: value for key, value in body.items() if value is not None}
+
+
+# -- the console's JSON (API.md "Tab") -------------------------------------------------------------------------
+
+def tab_json(tab: Tab) -> dict[str, Any]:
+    """A tab as the console and our storage write it: LINE's fields plus its alias (no validation)."""
+    return {"aliasId": tab.alias_id, "name": tab.name, "chatBarText": tab.chat_bar_text,
+            "size": {"width": tab.size.width, "height": tab.size.height}, "selected": tab.selected,
+            "areas": [{"bounds": {"x": a.bounds.x, "y": a.bounds.y, "width": a.bounds.width,
+                                  "height": a.bounds.height}, "action": action_json(a.action)} for a in tab.areas]}
+
+
+_ACTION_TYPES = {"uri": "リンクを開く", "message": "メッセージを送る", "postback": "合図を送る",
+                 "datetimepicker": "日時を選ぶ", "richmenuswitch": "タブを切り替える"}
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        raise TypeError("not a whole number")
+    return int(value)
+
+
+def action_from_json(raw: Any) -> Action:
+    if not isinstance(raw, dict):
+        raise TypeError("an action is an object")
+    kind, label = raw.get("type"), _text_or_none(raw.get("label"))
+    if kind == "uri":
+        return UriAction(str(raw.get("uri") or ""), label)
+    if kind == "message":
+        return MessageAction(str(raw.get("text") or ""), label)
+    if kind == "postback":
+        return PostbackAction(str(raw.get("data") or ""), _text_or_none(raw.get("displayText")),
+                              _text_or_none(raw.get("inputOption")), label)
+    if kind == "datetimepicker":
+        # the mode is checked with the rest (_check_picker): a draft keeps what staff typed
+        return DatetimePickerAction(str(raw.get("data") or ""), cast(PickerMode, raw.get("mode")), _text_or_none(raw.get("initial")),
+                                    _text_or_none(raw.get("max")), _text_or_none(raw.get("min")), label)
+    if kind == "richmenuswitch":
+        return SwitchAction(str(raw.get("richMenuAliasId") or ""), str(raw.get("data") or ""), label)
+    raise ValueError(kind)
+
+
+def tabs_from_json(raw: Any) -> tuple[Tab, ...]:
+    """The console's tabs as domain objects; :class:`InvalidMenu` names every part that has the wrong shape
+    (the rules LINE sets are checked afterwards by :func:`validate_menu_set`)."""
+    if not isinstance(raw, list):
+        raise InvalidMenu([Problem(0, 0, "tabs", "タブの一覧の形が正しくありません。")])
+    problems: list[Problem] = []
+    tabs: list[Tab] = []
+    several = len(raw) > 1
+    for number, item in enumerate(raw, start=1):
+        where = _where(number, 0, several)
+        if not isinstance(item, dict):
+            problems.append(Problem(number, 0, "", f"{where}: タブの形が正しくありません。"))
+            continue
+        try:
+            size = Size(_integer(item["size"]["width"]), _integer(item["size"]["height"]))
+        except (KeyError, TypeError, ValueError):
+            problems.append(Problem(number, 0, "size", f"{where}: 画像の大きさ（幅と高さ）を指定してください。"))
+            continue
+        areas: list[Area] = []
+        raw_areas = item.get("areas", [])
+        if not isinstance(raw_areas, list):
+            problems.append(Problem(number, 0, "areas", f"{where}: ボタンの一覧の形が正しくありません。"))
+            raw_areas = []
+        for position, area in enumerate(raw_areas, start=1):
+            place = _where(number, position, several)
+            try:
+                b = area["bounds"]
+                bounds = Bounds(_integer(b["x"]), _integer(b["y"]), _integer(b["width"]), _integer(b["height"]))
+            except (KeyError, TypeError, ValueError):
+                problems.append(Problem(number, position, "bounds", f"{place}: 位置と大きさを数字で指定してください。"))
+                continue
+            try:
+                action = action_from_json(area.get("action"))
+            except ValueError:
+                problems.append(Problem(number, position, "action.type",
+                                        f"{place}: 動作は{'・'.join(_ACTION_TYPES.values())}から選んでください。"))
+                continue
+            except TypeError:
+                problems.append(Problem(number, position, "action", f"{place}: 動作を選んでください。"))
+                continue
+            areas.append(Area(bounds, action))
+        tabs.append(Tab(str(item.get("aliasId") or ""), str(item.get("name") or ""),
+                        str(item.get("chatBarText") or ""), size, tuple(areas), bool(item.get("selected", False))))
+    if problems:
+        raise InvalidMenu(problems)
+    return tuple(tabs)

@@ -20,7 +20,8 @@ Decisions, shaped by LINE's rich menu API (reference/line-platform.md §3, §4):
   :attr:`ChangeScope.unlink_all` says so: LINE's batch ``unlinkAll`` does it in one request, but batch control
   is 3 per hour (:data:`BATCH_PER_HOUR`), so :func:`mass_method` falls back to bulk unlink when the budget is
   spent: disaster on/off twice in an hour must still work.
-- Order: set the default first, then (un)link: most residents follow the default at once.
+- Order: links first, then the default, then unlinks, so that each resident's menu changes once: a resident
+  linked away from the old default moves before the default does; one unlinked onto the new default moves after it.
 - :func:`change_scope` is conservative: a changed rule without a segment, or a changed LINE default, concerns
   everyone who is linked or in a segment of an active rule; otherwise only members of the changed rules'
   segments. The relink plan then keeps only residents whose link target really changes.
@@ -244,8 +245,11 @@ class RelinkPlan:
         return sum(len(chunk) for chunks in self.links.values() for chunk in chunks) + sum(map(len, self.unlinks))
 
 
-def chunks(ids: Sequence[str], size: int = BULK_MAX) -> list[list[str]]:
-    return [list(ids[start:start + size]) for start in range(0, len(ids), size)]
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = BULK_MAX) -> list[list[T]]:
+    return [list(items[start:start + size]) for start in range(0, len(items), size)]
 
 
 def relink_plan(residents: Iterable[tuple[str, R]], before_rules: Sequence[Rule], after_rules: Sequence[Rule], *,

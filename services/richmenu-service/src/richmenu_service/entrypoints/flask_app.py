@@ -1,4 +1,4 @@
-"""HTTP entrypoint: health, readiness and metrics; richmenu-service's API joins here."""
+"""HTTP entrypoint: health, readiness, metrics and richmenu-service's internal API (API.md)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from flask import Flask
 
 from richmenu_service.bootstrap import RichmenuService, bootstrap
 from richmenu_service.config import Settings
+from richmenu_service.entrypoints.menus_api import register_menus_api
 from richmenu_service.manifest import MANIFEST
 
 
 def create_app(service: RichmenuService | None = None) -> Flask:
     service = service or bootstrap_from_environment("richmenu-service", Settings, bootstrap)
     readiness = standard_readiness(service.engine, MANIFEST.schema, service.settings.amqp_url)
-    # No /internal routes yet; the guard is there already: each one will need a token for this
-    # service's audience, and a view declares who may call it with @requires(...).
-    return create_base_app("richmenu-service", readiness, internal_verifier=service.verifier)
+    app = create_base_app("richmenu-service", readiness, internal_verifier=service.verifier)
+    register_menus_api(app, service)
+    return app

@@ -1,0 +1,298 @@
+"""Linking residents to their menus on LINE: one resident when they follow or change their 受信設定, everyone
+when the rules or the clock say so (一括切り替え).
+
+LINE's default rich menu does the mass work (domain/rules.py): a resident gets a per-user link only when their
+menu differs from the default. A mass change therefore looks only at residents linked now and members of the
+segments of rules in force, and goes in the order that changes each resident's menu once: links, then the
+default, then unlinks. When nobody needs a link afterwards (災害時モード for everyone, a period menu outranking
+every segment) one batch ``unlinkAll`` replaces the unlinks while LINE's 3-per-hour budget lasts.
+
+What we told LINE is recorded (``resident_links``, ``line_state``) after LINE accepted it; a crash in between is
+repaired by the next run, which finds the same differences again (linking to the same menu twice changes
+nothing a resident sees)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+
+from richmenu_service.adapters.line import LineRefused
+from richmenu_service.adapters.repository import Change, Link, StoredRule
+from richmenu_service.contracts import MenusSwitched
+from richmenu_service.domain import commands as c
+from richmenu_service.domain.rules import (
+    BATCH_PER_HOUR,
+    Kind,
+    MenuRef,
+    Rule,
+    chunks,
+    covers_everyone,
+    effective_menu,
+    in_force,
+    line_default_menu,
+    next_boundary,
+)
+from richmenu_service.service_layer.display import as_domain
+from richmenu_service.service_layer.ports import Outcome, Ports
+from richmenu_service.service_layer.unit_of_work import AbstractRichmenuUnitOfWork
+
+log = logging.getLogger(__name__)
+RETIRED_DELETES_PER_RUN = 10  # deleting a rich menu is 100 per hour on LINE
+
+
+def live_menus(uow: AbstractRichmenuUnitOfWork) -> dict[str, str]:
+    """Menu id → the rich menu id of its first tab on LINE (what a resident is linked to)."""
+    return {str(p.menu_id): p.tabs[0]["richMenuId"] for p in uow.menus.publications() if p.tabs}
+
+
+def usable_rules(stored: Iterable[StoredRule], live: dict[str, str]) -> list[Rule]:
+    return [as_domain(rule) for rule in stored if str(rule.menu_id) in live]
+
+
+def rules_digest(stored: Sequence[StoredRule], live: dict[str, str]) -> str:
+    """Changes when a rule or a live menu changes: the worker then applies the rules to everyone again."""
+    document = {"rules": sorted([str(r.id), r.kind, str(r.menu_id), str(r.segment_id), str(r.starts_at),
+                                 str(r.ends_at), r.priority, r.enabled] for r in stored),
+                "live": sorted(live.items())}
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def _rich(live: dict[str, str], menu: MenuRef | None) -> str | None:
+    return None if menu is None else live.get(menu.menu_set_id)
+
+
+def _menu_uuid(menu: MenuRef | None) -> uuid.UUID | None:
+    return None if menu is None else uuid.UUID(menu.menu_set_id)
+
+
+# -- one resident ----------------------------------------------------------------------------------------------
+
+def relink_resident(command: c.RelinkResident, uow: AbstractRichmenuUnitOfWork, ports: Ports) -> str:
+    uow.links.lock(exclusive=False)
+    now, live = ports.clock(), live_menus(uow)
+    rules = usable_rules(uow.rules.all(), live)
+    segments = sorted({rule.segment for rule in rules if rule.segment and in_force(rule, now)})
+    link = uow.links.get(command.resident_id)
+    current = link.rich_menu_id if link else None
+    if not segments and current is None:
+        return "unchanged"  # nobody has a menu of their own: LINE's default shows theirs
+    membership = ports.segments.membership(command.resident_id, segments)
+    if membership is None or not membership.following or membership.line_user_id is None:
+        return "unknown"
+    default = line_default_menu(rules, now)
+    menu = effective_menu(None, rules, now, member_of(membership.member_of))
+    target = None if menu == default else menu
+    wanted = _rich(live, target)
+    if wanted == current:
+        return "unchanged"
+    if wanted is None:
+        ports.line.unlink(membership.line_user_id)
+    else:
+        ports.line.link(membership.line_user_id, wanted)
+    uow.links.set([(command.resident_id, membership.line_user_id, wanted, _menu_uuid(target))])
+    return "unlinked" if wanted is None else "linked"
+
+
+# -- everyone --------------------------------------------------------------------------------------------------
+
+def _period_reason(rules: Sequence[Rule], boundary: datetime) -> str:
+    starts = any(rule.kind is Kind.PERIOD and rule.starts_at == boundary for rule in rules)
+    return "period_start" if starts else "period_end"
+
+
+def apply_rules(command: c.ApplyRules, uow: AbstractRichmenuUnitOfWork, ports: Ports) -> uuid.UUID | None:
+    uow.links.lock(exclusive=True)
+    try:
+        return _apply(command, uow, ports)
+    finally:
+        uow.commit()
+        uow.links.unlock()
+
+
+def _apply(command: c.ApplyRules, uow: AbstractRichmenuUnitOfWork, ports: Ports) -> uuid.UUID | None:
+    state = uow.changes.state(for_update=True)
+    now, live = ports.clock(), live_menus(uow)
+    stored = uow.rules.all()
+    rules = usable_rules(stored, live)
+    digest = rules_digest(stored, live)
+    change = uow.changes.next_pending()
+    if change is None:
+        boundary = next_boundary(rules, state.applied_at) if state.applied_at else None
+        if boundary is not None and boundary <= now:
+            reason = _period_reason(rules, boundary)
+        elif digest != state.rules_digest:
+            reason = "rules_changed"
+        else:
+            _delete_retired(uow, ports, state.default_rich_menu_id)
+            return None
+        change = Change(uuid.uuid4(), reason, "pending", command.requested_by)
+        uow.changes.add(change)
+    change.status, change.started_at = "running", now
+    uow.changes.save(change)
+    uow.commit()
+    try:
+        outcome = _carry_out(uow, ports, _plan(uow, ports, rules, live, now=now, change=change), now,
+                             state.default_rich_menu_id)
+    except Exception as exc:
+        uow.rollback()
+        change.status, change.error, change.finished_at = "failed", str(exc)[:500], ports.clock()
+        uow.changes.save(change)
+        raise
+    state = uow.changes.state(for_update=True)
+    default = line_default_menu(rules, now)
+    state.default_rich_menu_id, state.default_menu_id = _rich(live, default), _menu_uuid(default)
+    state.applied_at, state.rules_digest = now, digest
+    uow.changes.save_state(state)
+    change.status, change.finished_at = "done", ports.clock()
+    change.residents, change.linked, change.unlinked, change.method = (outcome.residents, outcome.linked,
+                                                                      outcome.unlinked, outcome.method)
+    uow.changes.save(change)
+    uow.emit(MenusSwitched(change_id=change.id, reason=change.reason, residents=outcome.residents,
+                           linked=outcome.linked, unlinked=outcome.unlinked, method=outcome.method,
+                           occurred_at_ms=int(change.finished_at.timestamp() * 1000)))
+    return change.id
+
+
+@dataclass
+class _Plan:
+    """What a mass change tells LINE, worked out before anything is sent."""
+
+    default_rich: str | None
+    everyone_on_default: bool
+    residents: int
+    linked_now: int
+    links: dict[str, list[tuple[uuid.UUID, str, uuid.UUID | None]]] = field(default_factory=dict)
+    unlinks: list[Link] = field(default_factory=list)
+
+
+def _members(ports: Ports, rules: list[Rule], now: datetime,
+             change: Change) -> tuple[dict[uuid.UUID, set[str]], dict[uuid.UUID, str]]:
+    """Members of the segments of rules in force (segment-service freezes each under a key of this change)."""
+    memberships: dict[uuid.UUID, set[str]] = {}
+    line_ids: dict[uuid.UUID, str] = {}
+    segments = sorted({rule.segment for rule in rules if rule.segment and in_force(rule, now)})
+    for index, segment in enumerate(segments):
+        for member in ports.segments.members(f"{change.id.hex}-{index}", segment):
+            memberships.setdefault(member.resident_id, set()).add(segment)
+            line_ids[member.resident_id] = member.line_user_id
+    return memberships, line_ids
+
+
+def _plan(uow: AbstractRichmenuUnitOfWork, ports: Ports, rules: list[Rule], live: dict[str, str], *,
+          now: datetime, change: Change) -> _Plan:
+    default = line_default_menu(rules, now)
+    current = {link.resident_id: link for link in uow.links.linked()}
+    everyone_on_default = covers_everyone(rules, now)
+    memberships, line_ids = ({}, {}) if everyone_on_default else _members(ports, rules, now, change)
+    candidates = memberships.keys() | current.keys()
+    plan = _Plan(_rich(live, default), everyone_on_default, len(candidates), len(current))
+    nobody: set[str] = set()
+    for resident_id in candidates:
+        belongs = memberships.get(resident_id, nobody)
+        menu = effective_menu(None, rules, now, member_of(belongs))
+        target = None if menu == default else menu
+        wanted, link = _rich(live, target), current.get(resident_id)
+        if wanted == (link.rich_menu_id if link else None):
+            continue
+        if wanted is None:
+            assert link is not None
+            plan.unlinks.append(link)
+            continue
+        line_id = line_ids.get(resident_id) or (uow.links.line_user_id(link) if link else None)
+        if line_id is not None:
+            plan.links.setdefault(wanted, []).append((resident_id, line_id, _menu_uuid(target)))
+    return plan
+
+
+def member_of(belongs: set[str] | frozenset[str]) -> Callable[[str, object], bool]:
+    """The rules' ``member_of`` for a resident known to be in exactly ``belongs``."""
+    return lambda segment, _resident: segment in belongs
+
+
+def _carry_out(uow: AbstractRichmenuUnitOfWork, ports: Ports, plan: _Plan, now: datetime,
+               default_before: str | None) -> Outcome:
+    outcome = Outcome(residents=plan.residents)
+    # 1. links (each resident moves from what they see now straight to their menu)
+    for wanted, entries in plan.links.items():
+        _in_parallel(ports, [partial(ports.line.bulk_link, wanted, [e[1] for e in part]) for part in chunks(entries)])
+        uow.links.set([(resident_id, line_id, wanted, menu_id) for resident_id, line_id, menu_id in entries])
+        outcome.linked += len(entries)
+    uow.commit()
+    # 2. the default (everyone without a link of their own moves once)
+    if plan.default_rich != default_before or plan.default_rich != ports.line.get_default():
+        ports.line.set_default(plan.default_rich)
+        outcome.default_changed = True
+    # 3. unlinks (they move onto the default, which is already right)
+    outcome.unlinked = len(plan.unlinks)
+    outcome.method = "bulk" if plan.links or plan.unlinks else "none"
+    if not plan.unlinks:
+        return outcome
+    if plan.everyone_on_default and len(plan.unlinks) == plan.linked_now and _batch_unlink_all(uow, ports, now):
+        uow.links.unlink_everyone()
+        outcome.method = "batch"
+        return outcome
+    opened = [(link, uow.links.line_user_id(link)) for link in plan.unlinks]
+    _in_parallel(ports, [partial(ports.line.bulk_unlink, [line_id for _link, line_id in part])
+                         for part in chunks(opened)])
+    uow.links.set([(link.resident_id, line_id, None, None) for link, line_id in opened])
+    return outcome
+
+
+def _in_parallel(ports: Ports, calls: Sequence[Callable[[], None]]) -> None:
+    if len(calls) <= 1:
+        for call in calls:
+            call()
+        return
+    with ThreadPoolExecutor(max_workers=ports.line_concurrency, thread_name_prefix="richmenu-bulk") as pool:
+        for future in [pool.submit(call) for call in calls]:
+            future.result()
+
+
+def _batch_unlink_all(uow: AbstractRichmenuUnitOfWork, ports: Ports, now: datetime) -> bool:
+    """One batch ``unlinkAll`` if the hour's budget allows, waited for until LINE says it succeeded."""
+    if uow.changes.batches_since(now - timedelta(hours=1)) >= BATCH_PER_HOUR:
+        return False
+    try:
+        request_id = ports.line.unlink_all()
+    except LineRefused as exc:
+        log.warning("batch control refused; unlinking in bulk", extra={"reason": exc.reason})
+        return False
+    uow.changes.add_batch(request_id, now)
+    uow.commit()
+    deadline, pause = time.monotonic() + ports.batch_wait_seconds, 0.5
+    while True:
+        phase = ports.line.batch_phase(request_id)  # 100 per hour: polled sparingly
+        if phase == "succeeded":
+            return True
+        if phase == "failed" or time.monotonic() + pause > deadline:
+            break
+        time.sleep(pause)
+        pause = min(pause * 2, 5.0)
+    log.warning("batch unlinkAll did not succeed in time; unlinking in bulk", extra={"request": request_id})
+    return False
+
+
+def _delete_retired(uow: AbstractRichmenuUnitOfWork, ports: Ports, default_rich: str | None) -> None:
+    """Delete on LINE the replaced versions nobody is linked to and that are not the default."""
+    deleted = 0
+    for line_menu in uow.menus.line_menus():
+        if deleted >= RETIRED_DELETES_PER_RUN:
+            break
+        if line_menu.retired_at is None or line_menu.rich_menu_id == default_rich \
+                or uow.links.count_linked([line_menu.rich_menu_id]):
+            continue
+        try:
+            ports.line.delete_menu(line_menu.rich_menu_id)
+        except LineRefused as exc:
+            log.info("a retired rich menu was not deleted yet", extra={"reason": exc.reason})
+            break
+        uow.menus.forget_line_menu(line_menu.rich_menu_id)
+        deleted += 1
