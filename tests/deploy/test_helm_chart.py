@@ -103,7 +103,7 @@ def test_workloads_are_redundant_and_probed(manifests):
     deployments = by_kind(manifests, "Deployment")
     autoscalers = by_kind(manifests, "HorizontalPodAutoscaler")
     budgets = by_kind(manifests, "PodDisruptionBudget")
-    assert len(deployments) == 9
+    assert len(deployments) == 11
     for name, deployment in deployments.items():
         replicas = autoscalers[name]["spec"]["minReplicas"] if name in autoscalers else deployment["spec"]["replicas"]
         assert replicas >= 2, name
@@ -150,8 +150,8 @@ def test_pods_are_hardened_and_take_secrets_only_by_reference(manifests):
 
 
 def test_only_admin_ui_gets_the_internal_token_signing_key(manifests):
-    """Every pod verifies internal API tokens; only admin-ui and dispatcher's processes (which call
-    segment-service) sign them, so only their pods get the Secret with INTERNAL_TOKEN_SIGNING_KEY (a
+    """Every pod verifies internal API tokens; only admin-ui and dispatcher's and richmenu-service's processes
+    (which call segment-service) sign them, so only their pods get the Secret with INTERNAL_TOKEN_SIGNING_KEY (a
     leak from any other pod cannot forge a token)."""
     signing = {"secretRef": {"name": "cityline-admin-signing-key"}}
     holders = []
@@ -161,10 +161,13 @@ def test_only_admin_ui_gets_the_internal_token_signing_key(manifests):
             if signing in container["envFrom"]:
                 holders.append(workload["metadata"]["name"])
     assert sorted(holders) == ["itami-cityline-admin-ui", "itami-cityline-dispatcher",
-                               "itami-cityline-dispatcher-scheduler", "itami-cityline-dispatcher-sender"]
+                               "itami-cityline-dispatcher-scheduler", "itami-cityline-dispatcher-sender",
+                               "itami-cityline-richmenu-consumer", "itami-cityline-richmenu-service",
+                               "itami-cityline-richmenu-worker"]
     values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
     assert [name for name, spec in values["components"].items() if spec.get("signsInternalTokens")] == [
-        "dispatcher", "dispatcherSender", "dispatcherScheduler", "adminUi"]
+        "richmenuService", "richmenuConsumer", "richmenuWorker", "dispatcher", "dispatcherSender",
+        "dispatcherScheduler", "adminUi"]
 
 
 def test_migrations_run_as_a_hook_before_pods_of_a_release_start(manifests):

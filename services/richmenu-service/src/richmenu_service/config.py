@@ -11,5 +11,7 @@ class Settings(CommonSettings, CryptoSettings, InternalAuthSettings, LineSetting
                                      description="segment-service (segment memberships and members).")
     worker_interval_seconds: float = Field(default=0.25, gt=0, le=60,
                                            description="How often richmenu-worker looks for work (changes, periods).")
+    reconcile_interval_seconds: float = Field(default=3600, gt=0,
+                                              description="How often richmenu-worker repairs drift on LINE.")
     richmenu_line_concurrency: int = Field(default=8, ge=1, le=64,
                                            description="Bulk link / unlink requests in flight in a mass change.")

@@ -22,9 +22,8 @@ MANIFEST = ServiceManifest(
                 app="richmenu_service.entrypoints.flask_app:create_app()"),
         Process("richmenu-consumer", "worker", ("richmenu-consumer",), port=8013, label="リッチメニューの切り替え"),
         # Mass changes run in their own process: a million residents switching does not take the web's workers.
+        # It also reconciles LINE with what we published, hourly (menus changed by hand in LINE's console).
         Process("richmenu-worker", "worker", ("richmenu-worker",), port=8023, label="リッチメニューの一括切り替え"),
-        # Repairs menus changed by hand on LINE; cheap when nothing drifted (a few GETs per tab).
-        Process("richmenu-reconcile", "cron", ("richmenu-service", "reconcile"), schedule="17 * * * *"),
     ),
     subscriptions=(
         Subscription(RESIDENTS_QUEUE, handles=(ResidentFollowed, PreferencesChanged, SwitchDisasterMode)),

@@ -1,6 +1,7 @@
 """``richmenu-worker``: carries out mass changes (一括切り替え: 災害時モード, rules edited, periods starting and
-ending on time) and publications LINE's create limit held back. Several replicas may run: a mass change holds
-an advisory lock, so one runs at a time and the others wait as standbys."""
+ending on time) and publications LINE's create limit held back, and reconciles LINE with what we published every
+``RECONCILE_INTERVAL_SECONDS`` (``richmenu-service reconcile`` does it at once). Several replicas may run: a mass
+change holds an advisory lock, so one runs at a time and the others wait as standbys."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import argparse
 import logging
 import signal
 import threading
+import time
 from functools import partial
 
 from cityline_common.db import check_schema
@@ -43,9 +45,13 @@ def main(argv: list[str] | None = None) -> None:
                            args.http_port)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    reconciled = time.monotonic()
     while not stop.is_set():
         busy = False
         try:
+            if time.monotonic() - reconciled >= service.settings.reconcile_interval_seconds:
+                reconciled = time.monotonic()
+                log.info("reconciled with LINE", extra={"report": service.bus.handle(c.Reconcile())})
             busy = run_once(service)
         except Exception:
             log.exception("richmenu-worker round failed")
