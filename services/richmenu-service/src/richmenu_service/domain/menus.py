@@ -450,8 +450,9 @@ def action_from_json(raw: Any) -> Action:
                               _text_or_none(raw.get("inputOption")), label)
     if kind == "datetimepicker":
         # the mode is checked with the rest (_check_picker): a draft keeps what staff typed
-        return DatetimePickerAction(str(raw.get("data") or ""), cast(PickerMode, raw.get("mode")), _text_or_none(raw.get("initial")),
-                                    _text_or_none(raw.get("max")), _text_or_none(raw.get("min")), label)
+        return DatetimePickerAction(str(raw.get("data") or ""), cast(PickerMode, raw.get("mode")),
+                                    _text_or_none(raw.get("initial")), _text_or_none(raw.get("max")),
+                                    _text_or_none(raw.get("min")), label)
     if kind == "richmenuswitch":
         return SwitchAction(str(raw.get("richMenuAliasId") or ""), str(raw.get("data") or ""), label)
     raise ValueError(kind)
