@@ -103,7 +103,7 @@ def test_workloads_are_redundant_and_probed(manifests):
     deployments = by_kind(manifests, "Deployment")
     autoscalers = by_kind(manifests, "HorizontalPodAutoscaler")
     budgets = by_kind(manifests, "PodDisruptionBudget")
-    assert len(deployments) == 11
+    assert len(deployments) == 12
     for name, deployment in deployments.items():
         replicas = autoscalers[name]["spec"]["minReplicas"] if name in autoscalers else deployment["spec"]["replicas"]
         assert replicas >= 2, name

@@ -50,6 +50,9 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def stack():
+    from admin_ui.config import HousekeepingSettings
+    from admin_ui.entrypoints.audit_consumer import build_consumer as build_audit_consumer
+    from cityline_common.db import make_engine
     from richmenu_service.bootstrap import bootstrap as richmenu_bootstrap
     from richmenu_service.config import Settings as RichmenuSettings
     from richmenu_service.entrypoints.consumer import build_consumer
@@ -87,17 +90,21 @@ def stack():
                 publisher.start()
                 relays = [OutboxRelay(segment.engine, SEGMENT.plumbing, publisher, poll_interval=0.05),
                           OutboxRelay(service.engine, RICHMENU.plumbing, publisher, poll_interval=0.05)]
-                consumer = build_consumer(service)
+                admin_engine = make_engine(database_url, pool_size=2)
+                consumers = [build_consumer(service),
+                             build_audit_consumer(load_settings(HousekeepingSettings), admin_engine)]
                 threads = [threading.Thread(target=relay.run_forever, daemon=True) for relay in relays]
-                threads.append(threading.Thread(target=consumer.run, daemon=True))
+                threads += [threading.Thread(target=consumer.run, daemon=True) for consumer in consumers]
                 for thread in threads:
                     thread.start()
-                wait_until(consumer.connected.is_set, timeout=15, message="richmenu consumer consuming")
+                for consumer in consumers:
+                    wait_until(consumer.connected.is_set, timeout=15, message=f"{consumer.name} consuming")
                 try:
                     yield Stack(richmenu_app(service).test_client(), line_url, emulator, service, segment, clock,
-                                str(parents), amqp_url)
+                                str(parents), amqp_url, admin_engine)
                 finally:
-                    consumer.stop()
+                    for consumer in consumers:
+                        consumer.stop()
                     for relay in relays:
                         relay.stop()
                     for thread in threads:
@@ -105,13 +112,15 @@ def stack():
                     publisher.close()
                     service.engine.dispose()
                     segment.engine.dispose()
+                    admin_engine.dispose()
 
 
 class Stack:
     def __init__(self, client: Any, line_url: str, emulator: Any, service: Any, segment: Any, clock: Clock,
-                 parents: str, amqp_url: str) -> None:
+                 parents: str, amqp_url: str, admin_engine: Any) -> None:
         self.client, self.line_url, self.emulator, self.service = client, line_url, emulator, service
         self.segment, self.clock, self.parents, self.amqp_url = segment, clock, parents, amqp_url
+        self.admin_engine = admin_engine
 
     def line(self, path: str) -> Any:
         return requests.get(f"{self.line_url}{path}", timeout=10).json()
@@ -315,6 +324,17 @@ def test_disaster_mode_reaches_every_resident_exactly_once_each_way(stack: Stack
         assert middle[user][len(before[user]) + 1:] == [expected], user
     changes = stack.client.get("/internal/changes", headers=as_(AUTHOR)).json["changes"]
     assert [c["reason"] for c in changes[:2]] == ["disaster_off", "disaster_on"]
+    # the switch from the broker is in the 操作ログ (once: the second message changed nothing); the console's
+    # own switch is recorded by the console with the staff member, not here
+    from sqlalchemy import text
+
+    def logged() -> list[Any]:
+        with stack.admin_engine.connect() as connection:
+            return connection.execute(text("SELECT actor, action, source FROM admin.audit_log "
+                                           "WHERE action LIKE 'richmenu.disaster%' ORDER BY seq")).all()
+
+    wait_until(lambda: len(logged()) == 1, timeout=15, message="the broker's switch in the 操作ログ")
+    assert [tuple(row) for row in logged()] == [("system:bousai-system", "richmenu.disaster_off", "broker")]
 
 
 def test_reconcile_repairs_a_menu_deleted_behind_our_back(stack: Stack, menus: dict[str, Any],
@@ -336,8 +356,9 @@ def test_reconcile_repairs_a_menu_deleted_behind_our_back(stack: Stack, menus: d
     fresh = stack.client.get(f"/internal/menus/{menus['kosodate']['id']}", headers=as_(AUTHOR)).json
     assert first_tab(fresh) != kosodate
     assert stack.line(f"/_emulator/residents/{parent}")["linkedRichMenuId"] == first_tab(fresh)
-    assert requests.get(f"{stack.line_url}/v2/bot/richmenu/alias/kosodate",
-                        headers={"Authorization": f"Bearer {token}"}, timeout=10).json()["richMenuId"] == first_tab(fresh)
+    alias = requests.get(f"{stack.line_url}/v2/bot/richmenu/alias/kosodate",
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+    assert alias["richMenuId"] == first_tab(fresh)
     with contextlib.redirect_stdout(io.StringIO()) as again:
         assert cli(["reconcile"]) == 0
     assert json.loads(again.getvalue())["recreated"] == []

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from cityline_common.manifest import Process, ServiceManifest
+from cityline_common.manifest import Process, ServiceManifest, Subscription
+from richmenu_service.contracts import DisasterModeSwitched
 
 from admin_ui.adapters import audit as _audit_tables  # noqa: F401  (defines admin.audit_log on metadata)
 from admin_ui.adapters.orm import TOTP_SECRET, metadata, plumbing
+
+CITY_EVENTS_QUEUE = "admin.city-events"
 
 MANIFEST = ServiceManifest(
     name="admin",
@@ -20,5 +23,8 @@ MANIFEST = ServiceManifest(
         # Ends sessions past their timeouts and forgets old sign-in throttles: a loop locally, a CronJob
         # in a cluster.
         Process("admin-housekeeping", "cron", ("admin-ui-housekeeping",), schedule="*/15 * * * *"),
+        # What other systems did without the console (災害時モード from the broker) goes into the 操作ログ too.
+        Process("admin-audit-consumer", "worker", ("admin-ui-audit-consumer",), port=8020, label="操作ログの記録"),
     ),
+    subscriptions=(Subscription(CITY_EVENTS_QUEUE, handles=(DisasterModeSwitched,)),),
 )
