@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
+from prometheus_client import Counter, Histogram
+
 from richmenu_service.adapters.line import LineRefused
 from richmenu_service.adapters.repository import Change, Link, StoredRule
 from richmenu_service.contracts import MenusSwitched
@@ -45,6 +47,14 @@ from richmenu_service.service_layer.ports import Outcome, Ports
 from richmenu_service.service_layer.unit_of_work import AbstractRichmenuUnitOfWork
 
 log = logging.getLogger(__name__)
+RELINKS = Counter("richmenu_relinks_total", "One resident's menu re-evaluated (follow, 受信設定), by outcome",
+                  ["cause", "outcome"])
+MASS_CHANGES = Counter("richmenu_mass_changes_total", "Mass changes carried out, by reason and status",
+                       ["reason", "status"])
+MASS_CHANGE_SECONDS = Histogram("richmenu_mass_change_seconds", "Duration of a mass change (plan and LINE calls)",
+                                buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300))
+RESIDENTS_SWITCHED = Counter("richmenu_residents_switched_total", "Per-user links made or removed by mass changes",
+                             ["operation"])
 RETIRED_DELETES_PER_RUN = 10  # deleting a rich menu is 100 per hour on LINE
 
 
@@ -76,6 +86,12 @@ def _menu_uuid(menu: MenuRef | None) -> uuid.UUID | None:
 # -- one resident ----------------------------------------------------------------------------------------------
 
 def relink_resident(command: c.RelinkResident, uow: AbstractRichmenuUnitOfWork, ports: Ports) -> str:
+    outcome = _relink(command, uow, ports)
+    RELINKS.labels(command.cause, outcome).inc()
+    return outcome
+
+
+def _relink(command: c.RelinkResident, uow: AbstractRichmenuUnitOfWork, ports: Ports) -> str:
     uow.links.lock(exclusive=False)
     now, live = ports.clock(), live_menus(uow)
     rules = usable_rules(uow.rules.all(), live)
@@ -138,6 +154,7 @@ def _apply(command: c.ApplyRules, uow: AbstractRichmenuUnitOfWork, ports: Ports)
     change.status, change.started_at = "running", now
     uow.changes.save(change)
     uow.commit()
+    started = time.monotonic()
     try:
         outcome = _carry_out(uow, ports, _plan(uow, ports, rules, live, now=now, change=change), now,
                              state.default_rich_menu_id)
@@ -145,7 +162,16 @@ def _apply(command: c.ApplyRules, uow: AbstractRichmenuUnitOfWork, ports: Ports)
         uow.rollback()
         change.status, change.error, change.finished_at = "failed", str(exc)[:500], ports.clock()
         uow.changes.save(change)
+        MASS_CHANGES.labels(change.reason, "failed").inc()
         raise
+    MASS_CHANGE_SECONDS.observe(time.monotonic() - started)
+    MASS_CHANGES.labels(change.reason, "done").inc()
+    RESIDENTS_SWITCHED.labels("link").inc(outcome.linked)
+    RESIDENTS_SWITCHED.labels("unlink").inc(outcome.unlinked)
+    log.info("mass change carried out", extra={"change": str(change.id), "reason": change.reason,
+                                               "residents": outcome.residents, "linked": outcome.linked,
+                                               "unlinked": outcome.unlinked, "method": outcome.method,
+                                               "seconds": round(time.monotonic() - started, 3)})
     state = uow.changes.state(for_update=True)
     default = line_default_menu(rules, now)
     state.default_rich_menu_id, state.default_menu_id = _rich(live, default), _menu_uuid(default)
