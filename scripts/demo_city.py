@@ -1,11 +1,14 @@
 """Demo data for `make up`: once the stack answers, some of the emulator's residents follow the
-city's account (real signed webhooks through ingress-webhook), then this process waits quietly so
-the supervisor keeps running. Not used in production."""
+city's account (real signed webhooks through ingress-webhook), the demo rich menus are put on LINE (the
+emulator starts empty: ``richmenu-service reconcile`` puts back what was published on earlier runs,
+``richmenu-service seed-demo`` makes a default and a disaster menu the first time), then this process waits
+quietly so the supervisor keeps running. Not used in production."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -61,6 +64,10 @@ def main() -> None:
         if following >= FOLLOWERS:
             break
         time.sleep(0.5)
+    for step in (["richmenu-service", "reconcile"], ["richmenu-service", "seed-demo"]):
+        done = subprocess.run(step, capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            print(f"demo: {' '.join(step)} failed: {done.stderr.strip()[-500:]}", file=sys.stderr, flush=True)
     print(f"demo: {following} residents follow @itami_city (from the LINE emulator). 管理画面: {ADMIN}", flush=True)
     stop.wait()
 

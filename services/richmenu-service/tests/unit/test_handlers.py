@@ -225,3 +225,15 @@ def test_a_rule_needs_a_published_menu_and_the_right_role() -> None:
         w.bus.handle(c.SaveRule(AUTHOR, None, {"kind": "default", "menuId": str(menu_id)}))
     with pytest.raises(Invalid):
         rule(w, "period", menu_id, startsAt="2026-12-02T00:00:00+09:00", endsAt="2026-12-01T00:00:00+09:00")
+
+
+def test_the_demo_seeds_a_default_city_menu_and_a_disaster_menu_once() -> None:
+    from richmenu_service.entrypoints.cli import seed_demo
+
+    w = world()
+    assert seed_demo(w.bus)["seeded"] is True
+    assert set(w.line.aliases) == {"itami-main", "itami-bousai"}
+    apply(w)
+    assert w.line.default == w.line.aliases["itami-main"]
+    assert len(w.line.menus[w.line.default]["areas"]) == 6
+    assert seed_demo(w.bus)["seeded"] is False
