@@ -33,7 +33,14 @@ def test_a_queue_is_bound_only_to_what_its_consumer_handles():
     # Follows and blocks (residents), messages and postbacks (受信設定 in the chat): nothing else.
     assert segment == {("line.events", f"line.event.{kind}") for kind in ("follow", "unfollow", "message", "postback")}
     # No queue waits for a consumer that does not exist.
-    assert {queue.name for queue in registered_queues()} == {"segment.line-events", "dispatcher.send-jobs"}
+    assert {queue.name for queue in registered_queues()} == {"segment.line-events", "dispatcher.send-jobs",
+                                                             "richmenu.residents", "admin.city-events"}
+    menus = {(source, key) for destination, source, key in bindings if destination == "richmenu.residents"}
+    assert menus == {("city.events", "segment.resident.followed"),
+                     ("city.events", "segment.resident.preferences-changed"),
+                     ("city.commands", "richmenu.disaster-mode.switch")}
+    audit = {(source, key) for destination, source, key in bindings if destination == "admin.city-events"}
+    assert audit == {("city.events", "richmenu.disaster-mode.switched")}
     jobs = {(source, key) for destination, source, key in bindings if destination == "dispatcher.send-jobs"}
     assert jobs == {("city.commands", "dispatcher.send-job")}
     (send_jobs,) = (q for q in registered_queues() if q.name == "dispatcher.send-jobs")

@@ -37,7 +37,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import Flask, Response, g, jsonify, request
 from opentelemetry import context as otel_context
@@ -226,6 +226,12 @@ def serve_worker_endpoints(
     if port is None:
         return None
     return serve_in_background(create_base_app(process, readiness_checks), port)
+
+
+def json_object() -> dict[str, Any] | None:
+    """The request's JSON body if it is an object; None for anything else (no body, not JSON, a list)."""
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else None
 
 
 def bad_request(reason: str, status: int = 400) -> tuple[Response, int]:

@@ -131,6 +131,11 @@ class Consumer(Generic[U]):
     def stop(self) -> None:
         self._stop.set()
 
+    def check_consuming(self) -> None:
+        """A readiness check: raises while the consumer is not connected to its queue."""
+        if not self.connected.is_set():
+            raise RuntimeError(f"not consuming {self.queue.name}")
+
     def run(self) -> None:
         """Consume until :meth:`stop`; reconnect with capped exponential backoff on any broker loss."""
         backoff = 0.5

@@ -53,12 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     engine = make_engine(settings.database_url, pool_size=2)
     consumer = build_consumer(settings, engine)
 
-    def consuming() -> None:
-        if not consumer.connected.is_set():
-            raise RuntimeError(f"not consuming {consumer.queue.name}")
-
     serve_worker_endpoints(PROCESS, {"database": partial(check_schema, engine, MANIFEST.schema),
-                                     "consuming": consuming}, args.http_port)
+                                     "consuming": consumer.check_consuming}, args.http_port)
     signal.signal(signal.SIGTERM, lambda *_: consumer.stop())
     signal.signal(signal.SIGINT, lambda *_: consumer.stop())
     consumer.run()

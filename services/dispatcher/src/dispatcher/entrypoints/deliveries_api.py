@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cityline_common.internal_auth import ANY_STAFF, current_caller, requires, staff_role
+from cityline_common.web import json_object
 from flask import Flask, Response, jsonify, request
 
 from dispatcher.adapters.repository import Asset, MessageTemplate, TestRecipient
@@ -63,10 +64,6 @@ def bad(reason: str, code: str = "bad_request") -> tuple[Response, int]:
     return jsonify(error="Bad Request", reason=reason, code=code), 400
 
 
-def _body() -> dict[str, Any] | None:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else None
-
 
 def _version(body: dict[str, Any]) -> int | None:
     value = body.get("version")
@@ -93,7 +90,7 @@ def register_deliveries_api(app: Flask, service: DispatcherService) -> None:  # 
     @app.post("/internal/deliveries")
     @requires(ANY_STAFF)
     def create_delivery() -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         if body is None or not isinstance(body.get("department"), str) or not isinstance(body.get("title"), str):
             return bad('body must be {"department", "title", "category", "messages", "target", "schedule"?}')
         try:
@@ -114,7 +111,7 @@ def register_deliveries_api(app: Flask, service: DispatcherService) -> None:  # 
     @app.put("/internal/deliveries/<uuid:delivery_id>")
     @requires(ANY_STAFF)
     def edit_delivery(delivery_id: uuid.UUID) -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         if body is None:
             return bad('body must be {"version", "title"?, "category"?, "messages"?, "target"?, "schedule"?}')
         changes = {k: v for k, v in body.items() if k != "version"}
@@ -127,7 +124,7 @@ def register_deliveries_api(app: Flask, service: DispatcherService) -> None:  # 
     @app.post("/internal/deliveries/<uuid:delivery_id>/<action>")
     @requires(ANY_STAFF)
     def act_on_delivery(delivery_id: uuid.UUID, action: str) -> tuple[Response, int]:  # noqa: PLR0911
-        body = _body() or {}
+        body = json_object() or {}
         actor = actor_of_caller()
         try:
             if action == "start":
@@ -203,7 +200,7 @@ def register_deliveries_api(app: Flask, service: DispatcherService) -> None:  # 
     @app.post("/internal/test-recipients")
     @requires(staff_role("admin"))
     def add_test_recipient() -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         if body is None or not all(isinstance(body.get(k), str) and body[k] for k in ("label", "department",
                                                                                        "lineUserId")):
             return bad('body must be {"label", "department", "lineUserId"}')
@@ -238,7 +235,7 @@ def register_deliveries_api(app: Flask, service: DispatcherService) -> None:  # 
     @app.post("/internal/templates")
     @requires(ANY_STAFF)
     def add_template() -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         actor = actor_of_caller()
         if body is None or not isinstance(body.get("department"), str) or not isinstance(body.get("name"), str) \
                 or not isinstance(body.get("messages"), list) or not body["name"].strip():

@@ -71,11 +71,7 @@ def build_consumer(service: RichmenuService) -> Consumer[AbstractRichmenuUnitOfW
 
 def readiness(service: RichmenuService,
               consumer: Consumer[AbstractRichmenuUnitOfWork]) -> dict[str, ReadinessCheck]:
-    def consuming() -> None:
-        if not consumer.connected.is_set():
-            raise RuntimeError(f"not consuming {consumer.queue.name}")
-
-    return {"database": partial(check_schema, service.engine, MANIFEST.schema), "consuming": consuming}
+    return {"database": partial(check_schema, service.engine, MANIFEST.schema), "consuming": consumer.check_consuming}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from cityline_common.internal_auth import ANY_STAFF, current_caller, requires, staff_role
+from cityline_common.web import json_object
 from flask import Flask, Response, jsonify, request
 
 from richmenu_service.adapters import images as drawing
@@ -47,10 +48,6 @@ def bad(reason: str, code: str = "bad_request") -> tuple[Response, int]:
     return jsonify(error="Bad Request", reason=reason, code=code), 400
 
 
-def _body() -> dict[str, Any] | None:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else None
-
 
 def _version(body: dict[str, Any]) -> int | None:
     value = body.get("version")
@@ -83,7 +80,7 @@ def register_menus_api(app: Flask, service: RichmenuService) -> None:  # noqa: P
     @app.post("/internal/menus")
     @requires(EDITORS)
     def create_menu() -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         if body is None or not isinstance(body.get("title"), str) or not isinstance(body.get("department"), str):
             return bad('body must be {"title": "…", "department": "…", "tabs": [...]}')
         menu_id = run(c.CreateMenu(actor_of_caller(), body["title"], body["department"], body.get("tabs", [])))
@@ -98,7 +95,7 @@ def register_menus_api(app: Flask, service: RichmenuService) -> None:  # noqa: P
     @app.put("/internal/menus/<uuid:menu_id>")
     @requires(EDITORS)
     def edit_menu(menu_id: uuid.UUID) -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         if body is None or not isinstance(body.get("title"), str):
             return bad('body must be {"title": "…", "tabs": [...], "version": n}')
         run(c.EditMenu(actor_of_caller(), menu_id, _version(body), body["title"], body.get("tabs", [])))
@@ -133,7 +130,7 @@ def register_menus_api(app: Flask, service: RichmenuService) -> None:  # noqa: P
     @app.put("/internal/menus/<uuid:menu_id>/tabs/<int:number>/design")
     @requires(EDITORS)
     def design_tab(menu_id: uuid.UUID, number: int) -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         if body is None or "design" not in body:
             return bad('body must be {"design": {…}, "actions": [...]}')
         run(c.DesignTab(actor_of_caller(), menu_id, number, body["design"], body.get("actions")))
@@ -161,7 +158,7 @@ def register_menus_api(app: Flask, service: RichmenuService) -> None:  # noqa: P
     @app.post("/internal/menus/<uuid:menu_id>/publish")
     @requires(PUBLISHERS)
     def publish(menu_id: uuid.UUID) -> tuple[Response, int]:
-        body = _body() or {}
+        body = json_object() or {}
         outcome = run(c.PublishMenu(actor_of_caller(), menu_id, _version(body)))
         if outcome == "queued":
             return jsonify(status="queued", reason="LINE の作成回数の上限に達したため、あとで自動的に公開します。"), 202
@@ -191,7 +188,7 @@ def register_menus_api(app: Flask, service: RichmenuService) -> None:  # noqa: P
     @app.post("/internal/rules")
     @requires(PUBLISHERS)
     def create_rule() -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         if body is None:
             return bad('body must be {"kind": "default|segment|period", "menuId": "…", …}')
         rule_id = run(c.SaveRule(actor_of_caller(), None, body))
@@ -200,7 +197,7 @@ def register_menus_api(app: Flask, service: RichmenuService) -> None:  # noqa: P
     @app.put("/internal/rules/<uuid:rule_id>")
     @requires(PUBLISHERS)
     def edit_rule(rule_id: uuid.UUID) -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         if body is None:
             return bad('body must be {"kind": "default|segment|period", "menuId": "…", …}')
         run(c.SaveRule(actor_of_caller(), rule_id, body))
@@ -215,7 +212,7 @@ def register_menus_api(app: Flask, service: RichmenuService) -> None:  # noqa: P
     @app.post("/internal/preview")
     @requires(ANY_STAFF)
     def preview() -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         if body is None:
             return bad('body must be {"at"?: "…", "segmentIds": [...]} or {"residentId": "…"}')
         try:
@@ -237,7 +234,7 @@ def register_menus_api(app: Flask, service: RichmenuService) -> None:  # noqa: P
     @app.post("/internal/disaster")
     @requires(ANY_STAFF)
     def switch_disaster() -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         if body is None or not isinstance(body.get("on"), bool):
             return bad('body must be {"on": true|false, "menuId"?: "…", "confirm": "災害時モード"}')
         if body.get("confirm") != CONFIRMATION:

@@ -156,8 +156,9 @@ def _apply(command: c.ApplyRules, uow: AbstractRichmenuUnitOfWork, ports: Ports)
     uow.commit()
     started = time.monotonic()
     try:
-        outcome = _carry_out(uow, ports, _plan(uow, ports, rules, live, now=now, change=change), now,
-                             state.default_rich_menu_id)
+        outcome = _everyone_on_default(uow, ports, rules, live, now=now, default_before=state.default_rich_menu_id) \
+            or _carry_out(uow, ports, _plan(uow, ports, rules, live, now=now, change=change), now,
+                          state.default_rich_menu_id)
     except Exception as exc:
         uow.rollback()
         change.status, change.error, change.finished_at = "failed", str(exc)[:500], ports.clock()
@@ -269,6 +270,28 @@ def _carry_out(uow: AbstractRichmenuUnitOfWork, ports: Ports, plan: _Plan, now: 
     _in_parallel(ports, [partial(ports.line.bulk_unlink, [line_id for _link, line_id in part])
                          for part in chunks(opened)])
     uow.links.set([(link.resident_id, line_id, None, None) for link, line_id in opened])
+    return outcome
+
+
+def _everyone_on_default(uow: AbstractRichmenuUnitOfWork, ports: Ports, rules: list[Rule], live: dict[str, str], *,
+                         now: datetime, default_before: str | None) -> Outcome | None:
+    """The fast way when nobody keeps a link of their own (災害時モード, a period menu for everyone): the default
+    first, then one batch ``unlinkAll``, without reading who is linked. None when it does not apply (someone
+    keeps a link, or the hour's batch budget is spent: the general plan unlinks in bulk)."""
+    if not covers_everyone(rules, now):
+        return None
+    linked = uow.links.count_linked()
+    if linked and uow.changes.batches_since(now - timedelta(hours=1)) >= BATCH_PER_HOUR:
+        return None
+    outcome = Outcome(residents=linked, unlinked=linked, method="batch" if linked else "none")
+    wanted = _rich(live, line_default_menu(rules, now))
+    if wanted != default_before or wanted != ports.line.get_default():
+        ports.line.set_default(wanted)
+        outcome.default_changed = True
+    if linked:
+        if not _batch_unlink_all(uow, ports, now):
+            return None  # LINE refused or did not finish: the general plan unlinks in bulk (the default is set)
+        uow.links.unlink_everyone()
     return outcome
 
 

@@ -74,11 +74,7 @@ def build_consumer(service: SegmentService) -> Consumer[AbstractSegmentUnitOfWor
 
 
 def readiness(service: SegmentService, consumer: Consumer[AbstractSegmentUnitOfWork]) -> dict[str, ReadinessCheck]:
-    def consuming() -> None:
-        if not consumer.connected.is_set():
-            raise RuntimeError(f"not consuming {consumer.queue.name}")
-
-    return {"database": partial(check_schema, service.engine, MANIFEST.schema), "consuming": consuming}
+    return {"database": partial(check_schema, service.engine, MANIFEST.schema), "consuming": consumer.check_consuming}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,7 +27,7 @@ import uuid
 from typing import Any
 
 from cityline_common.internal_auth import ANY_STAFF, InternalCaller, current_caller, requires, services, staff_role
-from cityline_common.web import bad_request
+from cityline_common.web import bad_request, json_object
 from flask import Flask, Response, jsonify, request
 
 from segment_service.bootstrap import SegmentService
@@ -57,10 +57,6 @@ def editable_departments(caller: InternalCaller) -> frozenset[str] | None:
     return caller.departments_with("author") | caller.departments_with("admin")
 
 
-def _body() -> dict[str, Any] | None:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else None
-
 
 def register_segments_api(app: Flask, service: SegmentService) -> None:  # noqa: PLR0915 - one place lists the API
     bus = service.bus
@@ -77,7 +73,7 @@ def register_segments_api(app: Flask, service: SegmentService) -> None:  # noqa:
     @app.post("/internal/segments/count")
     @requires(DRAFTERS | DISPATCHER)
     def count_segment() -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         if body is None or ("expression" not in body and "segmentId" not in body):
             return bad_request('body must be {"expression": … or "segmentId": "…", '
                                '"unanswered": "auto|include|exclude"}')
@@ -112,7 +108,7 @@ def register_segments_api(app: Flask, service: SegmentService) -> None:  # noqa:
         return jsonify(found.as_json()), 200
 
     def save(segment_id: uuid.UUID | None) -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         if body is None or not {"name", "department", "expression"} <= set(body) \
                 or not isinstance(body["name"], str) or not isinstance(body["department"], str):
             return bad_request('body must be {"name": "…", "department": "…", "expression": …}')
@@ -147,7 +143,7 @@ def register_segments_api(app: Flask, service: SegmentService) -> None:  # noqa:
     @app.post("/internal/taxonomy/preview")
     @requires(staff_role("admin"))
     def preview_taxonomy() -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         if body is None or not isinstance(body.get("document"), dict) \
                 or not isinstance(body.get("mappings", {}), dict):
             return bad_request('body must be {"document": {…}, "mappings": {"categories": {"old": "new"}}}')
@@ -173,7 +169,7 @@ def register_segments_api(app: Flask, service: SegmentService) -> None:  # noqa:
     def freeze_recipients(delivery_id: str) -> tuple[Response, int]:
         if delivery_id.startswith(segments.MEMBER_LIST_PREFIX):  # richmenu-service's lists are not deliveries
             return bad_request("deliveryId: not a delivery id")
-        body = _body()
+        body = json_object()
         if body is None:
             return bad_request('body must be {"expression": …} or {"segmentId": "…"}, with "unanswered"')
         try:
@@ -197,7 +193,7 @@ def register_segments_api(app: Flask, service: SegmentService) -> None:  # noqa:
     @app.post("/internal/residents/<resident_id>/memberships")
     @requires(RICHMENU)
     def resident_memberships(resident_id: str) -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         asked = body.get("segmentIds") if body is not None else None
         if not isinstance(asked, list) or not all(isinstance(each, str) for each in asked):
             return bad_request('body must be {"segmentIds": ["<segment id>", …]}')
@@ -219,7 +215,7 @@ def register_segments_api(app: Flask, service: SegmentService) -> None:  # noqa:
     @app.post("/internal/member-lists/<key>")
     @requires(RICHMENU)
     def freeze_member_list(key: str) -> tuple[Response, int]:
-        body = _body()
+        body = json_object()
         try:
             name = segments.member_list_name(key)
             segment_id = uuid.UUID(body["segmentId"]) if body is not None else None
