@@ -29,8 +29,14 @@ DOCUMENT = {
                    {"key": "kosodate", "label": "子育て"}, {"key": "event", "label": "イベント"}],
     "districts": [{"key": "minami", "label": "南"}, {"key": "kita", "label": "北"}],
 }
-RICHMENU = internal_headers("segment", service="richmenu")
-ADMIN = internal_headers("segment", ((None, "admin"),))
+def richmenu() -> dict[str, str]:
+    """A fresh token each time: a module-level one expires (5 minutes) in a long run."""
+    return internal_headers("segment", service="richmenu")
+
+def admin() -> dict[str, str]:
+    """A fresh token each time: a module-level one expires (5 minutes) in a long run."""
+    return internal_headers("segment", ((None, "admin"),))
+
 
 
 def line_id(n):
@@ -70,16 +76,16 @@ def _populate(service):
     segments = {}
     for name, expression in (("kosodate_minami", {"and": [{"category": ["kosodate"]}, {"district": ["minami"]}]}),
                              ("event", {"category": ["event"]}), ("bousai", {"category": ["bousai"]})):
-        saved = client.post("/internal/segments", headers=ADMIN,
+        saved = client.post("/internal/segments", headers=admin(),
                             json={"name": name, "department": "総務課", "expression": expression})
         assert saved.status_code == 201, saved.json
         segments[name] = saved.json["id"]
     return client, people, segments, service
 
 
-def memberships(client, resident, segment_ids, headers=RICHMENU):
+def memberships(client, resident, segment_ids, headers=None):
     return client.post(f"/internal/residents/{resident}/memberships", json={"segmentIds": segment_ids},
-                       headers=headers)
+                       headers=headers or richmenu())
 
 
 def test_a_residents_memberships_are_evaluated_now_without_the_unanswered(world):
@@ -118,9 +124,9 @@ def test_bad_questions_are_refused_and_only_richmenu_may_ask(world):
                            (people["event"], {"segmentIds": segments["event"]}),
                            (people["event"], {}),
                            ("not-a-uuid", {"segmentIds": []})):
-        refused = client.post(f"/internal/residents/{resident}/memberships", json=body, headers=RICHMENU)
+        refused = client.post(f"/internal/residents/{resident}/memberships", json=body, headers=richmenu())
         assert refused.status_code == 400 and refused.json["reason"], body
-    for other in (internal_headers("segment", service="dispatcher"), ADMIN):
+    for other in (internal_headers("segment", service="dispatcher"), admin()):
         assert memberships(client, people["event"], [segments["event"]], headers=other).status_code == 403
         assert client.post("/internal/member-lists/k", json={"segmentId": segments["event"]},
                            headers=other).status_code == 403
@@ -130,14 +136,14 @@ def test_bad_questions_are_refused_and_only_richmenu_may_ask(world):
 def test_a_member_list_is_frozen_once_and_paged_with_line_user_ids(world):
     client, people, segments, _service = world
     key = f"bousai-{uuid.uuid4().hex[:8]}"
-    frozen = client.post(f"/internal/member-lists/{key}", json={"segmentId": segments["bousai"]}, headers=RICHMENU)
+    frozen = client.post(f"/internal/member-lists/{key}", json={"segmentId": segments["bousai"]}, headers=richmenu())
     assert frozen.status_code == 201 and frozen.json == {"key": key, "members": 3}  # not the unanswered
-    again = client.post(f"/internal/member-lists/{key}", json={"segmentId": segments["bousai"]}, headers=RICHMENU)
+    again = client.post(f"/internal/member-lists/{key}", json={"segmentId": segments["bousai"]}, headers=richmenu())
     assert again.status_code == 200 and again.json == {"key": key, "members": 3}
 
     seen, after = [], 0
     while after is not None:
-        page = client.get(f"/internal/member-lists/{key}?after={after}&limit=2&with=lineUserId", headers=RICHMENU)
+        page = client.get(f"/internal/member-lists/{key}?after={after}&limit=2&with=lineUserId", headers=richmenu())
         assert page.status_code == 200 and page.json["key"] == key and "deliveryId" not in page.json
         assert page.json["members"] == 3 and page.json["includeUnanswered"] is False
         seen.extend(page.json["recipients"])
@@ -145,7 +151,7 @@ def test_a_member_list_is_frozen_once_and_paged_with_line_user_ids(world):
     assert [m["position"] for m in seen] == [1, 2, 3]
     assert {m["residentId"] for m in seen} == {people["kosodate"], people["event"], people["kita"]}
     assert {m["lineUserId"] for m in seen} == {line_id(1), line_id(2), line_id(5)}
-    closed = client.get(f"/internal/member-lists/{key}?limit=5000", headers=RICHMENU).json["recipients"]
+    closed = client.get(f"/internal/member-lists/{key}?limit=5000", headers=richmenu()).json["recipients"]
     assert all(set(m) == {"position", "residentId"} for m in closed)
 
     # The member list is no delivery: the dispatcher neither reads nor makes one under its name.
@@ -154,12 +160,12 @@ def test_a_member_list_is_frozen_once_and_paged_with_line_user_ids(world):
     assert client.post(f"/internal/deliveries/richmenu:{key}/recipients", json={"segmentId": segments["bousai"]},
                        headers=dispatcher).status_code == 400
 
-    assert client.get(f"/internal/member-lists/never-{key}", headers=RICHMENU).status_code == 404
+    assert client.get(f"/internal/member-lists/never-{key}", headers=richmenu()).status_code == 404
     assert client.post(f"/internal/member-lists/u-{key}", json={"segmentId": str(uuid.uuid4())},
-                       headers=RICHMENU).status_code == 404
+                       headers=richmenu()).status_code == 404
     for bad_key, body in (("x" * 41, {"segmentId": segments["bousai"]}), ("a.b", {"segmentId": segments["bousai"]}),
                           (f"k-{key}", {"segmentId": "nope"}), (f"k-{key}", {})):
-        refused = client.post(f"/internal/member-lists/{bad_key}", json=body, headers=RICHMENU)
+        refused = client.post(f"/internal/member-lists/{bad_key}", json=body, headers=richmenu())
         assert refused.status_code == 400 and refused.json["reason"], (bad_key, body)
-    assert client.get(f"/internal/member-lists/{'x' * 41}", headers=RICHMENU).status_code == 400
-    assert client.get(f"/internal/member-lists/{key}?limit=0", headers=RICHMENU).status_code == 400
+    assert client.get(f"/internal/member-lists/{'x' * 41}", headers=richmenu()).status_code == 400
+    assert client.get(f"/internal/member-lists/{key}?limit=0", headers=richmenu()).status_code == 400

@@ -103,27 +103,33 @@ def _counts(service):
     return service.bus.query(resident_counts)
 
 
-ADMIN = internal_headers("segment", ((None, "admin"),))  # システム管理者 publishes the taxonomy
-VIEWER = internal_headers("segment", (("総務課", "viewer"),))
+def admin() -> dict[str, str]:  # システム管理者 publishes the taxonomy
+    """A fresh token each time: a module-level one expires (5 minutes) in a long run."""
+    return internal_headers("segment", ((None, "admin"),))
+
+def viewer() -> dict[str, str]:
+    """A fresh token each time: a module-level one expires (5 minutes) in a long run."""
+    return internal_headers("segment", (("総務課", "viewer"),))
+
 
 
 def test_taxonomy_api_versions_and_validates(service):
     client = create_app(service).test_client()
     document = {"municipality": {"code": "282073", "name": "伊丹市"},
                 "categories": [{"key": f"c{uuid.uuid4().hex[:6]}", "label": "防災"}]}
-    created = client.post("/internal/taxonomy", json=document, headers=ADMIN)
+    created = client.post("/internal/taxonomy", json=document, headers=admin())
     assert created.status_code == 201
-    again = client.post("/internal/taxonomy", json=document, headers=ADMIN)
+    again = client.post("/internal/taxonomy", json=document, headers=admin())
     assert again.status_code == 200 and again.json["version"] == created.json["version"]
-    current = client.get("/internal/taxonomy", headers=VIEWER).json
+    current = client.get("/internal/taxonomy", headers=viewer()).json
     assert current["version"] == created.json["version"]
     assert current["taxonomy"]["categories"] == document["categories"]
-    bad = client.post("/internal/taxonomy", json={"municipality": {"code": "1"}}, headers=ADMIN)
+    bad = client.post("/internal/taxonomy", json={"municipality": {"code": "1"}}, headers=admin())
     assert bad.status_code == 400 and "municipality.code" in bad.json["reason"]
-    assert client.post("/internal/taxonomy", data="nope", content_type="text/plain", headers=ADMIN).status_code == 400
-    assert client.post("/internal/taxonomy", json=document, headers=VIEWER).status_code == 403
+    assert client.post("/internal/taxonomy", data="nope", content_type="text/plain", headers=admin()).status_code == 400
+    assert client.post("/internal/taxonomy", json=document, headers=viewer()).status_code == 403
     assert client.post("/internal/taxonomy", json=document).status_code == 401
-    assert client.get("/internal/taxonomy", headers=VIEWER).json["version"] == created.json["version"]
+    assert client.get("/internal/taxonomy", headers=viewer()).json["version"] == created.json["version"]
 
 
 def test_health_readiness_and_metrics(service):
@@ -131,6 +137,6 @@ def test_health_readiness_and_metrics(service):
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json["checks"] == {"database": "ok", "broker": "ok"}
-    assert client.get("/internal/residents/stats", headers=VIEWER).status_code == 200
+    assert client.get("/internal/residents/stats", headers=viewer()).status_code == 200
     metrics = client.get("/metrics").data.decode()
     assert 'cityline_http_requests_total{code="200",method="GET",route="/internal/residents/stats"' in metrics
