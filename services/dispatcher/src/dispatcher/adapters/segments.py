@@ -11,21 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from cityline_common.internal_auth import InternalTokenSigner
+from cityline_common.service_client import ServiceClient, ServiceUnavailable
 
 SEGMENT_AUDIENCE = "segment"
 # True for every friend: answered or not (segment-service has no empty conjunction).
 EVERYONE: dict[str, Any] = {"or": [{"answered": True}, {"answered": False}]}
 
 
-class RecipientsUnavailable(Exception):
+class RecipientsUnavailable(ServiceUnavailable):
     """segment-service refused or did not answer; ``status`` None when it did not answer."""
-
-    def __init__(self, reason: str, status: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -62,32 +57,9 @@ class AbstractRecipients(abc.ABC):
 class HttpRecipients(AbstractRecipients):
     def __init__(self, base_url: str, signer: InternalTokenSigner | None, timeout: float = 30.0,
                  pool_size: int = 32) -> None:
-        self._base = base_url.rstrip("/")
-        self._signer = signer
-        self._timeout = timeout
-        self._http = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
-        self._http.mount("http://", adapter)
-        self._http.mount("https://", adapter)
-
-    def _headers(self) -> dict[str, str]:
-        if self._signer is None:
-            raise RecipientsUnavailable("INTERNAL_TOKEN_SIGNING_KEY is not set: dispatcher cannot call segment-service")
-        return {"Authorization": f"Bearer {self._signer.as_service(SEGMENT_AUDIENCE, ttl_seconds=60)}"}
-
-    def _call(self, method: str, path: str, **options: Any) -> Any:
-        try:
-            response = self._http.request(method, f"{self._base}{path}", headers=self._headers(),
-                                          timeout=self._timeout, **options)
-        except requests.RequestException as exc:
-            raise RecipientsUnavailable(f"segment-service did not answer: {type(exc).__name__}") from None
-        if response.status_code >= 400:
-            try:
-                reason = str(response.json().get("reason", ""))[:300]
-            except (ValueError, AttributeError):
-                reason = ""
-            raise RecipientsUnavailable(reason or f"HTTP {response.status_code}", response.status_code)
-        return response.json()
+        self._client = ServiceClient(base_url, signer, SEGMENT_AUDIENCE, caller="dispatcher",
+                                     error=RecipientsUnavailable, timeout=timeout, pool_size=pool_size)
+        self._call = self._client.call
 
     def count(self, target: Mapping[str, Any]) -> Count:
         body = self._call("POST", "/internal/segments/count", json=request_body(target))
