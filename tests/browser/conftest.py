@@ -7,7 +7,8 @@ a few more staff made through the service layer, then ``cityline-serve admin-ui`
 ``cityline-serve segment-service`` (the dashboard's figures) started as the Procfile starts them.
 配信 are sent for real: the LINE emulator in this process (its residents all friends, registered in
 segment-service as the friends LINE lists), ``cityline-serve dispatcher``, ``dispatcher-sender`` and
-``cityline-outbox-relay dispatcher``, at any hour (SENDING_HOURS 00:00–23:59).
+``cityline-outbox-relay dispatcher``, at any hour (SENDING_HOURS 00:00–23:59). リッチメニュー are published to the
+same emulator: ``cityline-serve richmenu-service`` and ``richmenu-worker`` (its mass changes).
 
 Every page a test looks at goes through :meth:`Screens.look`: axe-core at WCAG 2.1 AA, no message
 refused by the CSP in the browser console, and, when given a name, a screenshot for docs/manual.
@@ -143,16 +144,19 @@ def _console(browser_database_url: str, amqp_url: str, line_url: str, friends: l
 
     admin_port, segment_port, dispatcher_port = free_port(), free_port(), free_port()
     sender_port, relay_port = free_port(), free_port()
+    richmenu_port, richmenu_worker_port = free_port(), free_port()
     nobody = f"http://127.0.0.1:{free_port()}"  # the processes not started here: shown as stopped
     urls = {process.url_env: nobody for process in all_processes() if process.port is not None}
     urls.update(ADMIN_UI_URL=f"http://127.0.0.1:{admin_port}", SEGMENT_SERVICE_URL=f"http://127.0.0.1:{segment_port}",
                 DISPATCHER_URL=f"http://127.0.0.1:{dispatcher_port}",
                 DISPATCHER_SENDER_URL=f"http://127.0.0.1:{sender_port}",
-                OUTBOX_RELAY_URL=f"http://127.0.0.1:{relay_port}")
+                OUTBOX_RELAY_URL=f"http://127.0.0.1:{relay_port}",
+                RICHMENU_SERVICE_URL=f"http://127.0.0.1:{richmenu_port}",
+                RICHMENU_WORKER_URL=f"http://127.0.0.1:{richmenu_worker_port}")
     env = {
         "DATABASE_URL": browser_database_url, "AMQP_URL": amqp_url, "LOG_FORMAT": "text", **TEST_KEYS, **urls,
         "ADMIN_UI_PORT": str(admin_port), "SEGMENT_SERVICE_PORT": str(segment_port), "GUNICORN_WORKERS": "1",
-        "DISPATCHER_PORT": str(dispatcher_port),
+        "DISPATCHER_PORT": str(dispatcher_port), "RICHMENU_SERVICE_PORT": str(richmenu_port),
         "CHOICE_TALLY_MAX_AGE_SECONDS": "0",  # 友だち分析 counts what the tests just stored
         # The local demo's settings (.env.example): served over http://127.0.0.1, so cookies drop Secure.
         "ADMIN_UI_COOKIE_SECURE": "false", "ADMIN_UI_ARGON2_TIME_COST": "2", "ADMIN_UI_ARGON2_MEMORY_KIB": "24576",
@@ -183,6 +187,10 @@ def _console(browser_database_url: str, amqp_url: str, line_url: str, friends: l
                        f"{urls['DISPATCHER_SENDER_URL']}/readyz"),
         RunningProcess("outbox-relay", ["cityline-outbox-relay", "dispatcher", "--http-port", str(relay_port)], env,
                        f"{urls['OUTBOX_RELAY_URL']}/readyz"),
+        RunningProcess("richmenu-service", ["cityline-serve", "richmenu-service"], env,
+                       f"{urls['RICHMENU_SERVICE_URL']}/readyz"),
+        RunningProcess("richmenu-worker", ["richmenu-worker", "--http-port", str(richmenu_worker_port)], env,
+                       f"{urls['RICHMENU_WORKER_URL']}/readyz"),
     ]
     try:
         for process in processes:

@@ -1,8 +1,8 @@
 """Every page a システム管理者 can reach is free of axe-core violations at WCAG 2.1 AA, in Japanese
 and in English: the console's GET routes are read from its own ``url_map`` (a route added later is
 walked without anyone listing it), detail pages are opened for every seeded staff member and
-department and every 配信 there is (at least a draft with a text and an image, made here first), and
-the error pages too.
+department and every 配信 there is (at least a draft with a text and an image, made here first), every
+リッチメニュー (at least a draft, made here first), and the error pages too.
 
 The pages only reached on the way in (sign-in, second factor, its set-up, recovery codes, lockout,
 password change) and the other roles' pages are checked by the tests that reach them: every page
@@ -67,6 +67,10 @@ def sample_values(page):
         "delivery_id": deliveries,
         "asset_id": images_of(page, [f"/deliveries/{each}" for each in deliveries],
                               rf"/deliveries/assets/({UUID.pattern})"),
+        # リッチメニュー: whatever menus the other tests made (the list's thumbnails: first tabs that have an image).
+        "menu_id": links(page, "/richmenus", rf"/richmenus/({UUID.pattern})"),
+        "image_menu_id": images_of(page, ["/richmenus"], rf"/richmenus/({UUID.pattern})/tabs/1/image"),
+        "image_tab": ["1"],
     }
 
 
@@ -91,6 +95,15 @@ def make_a_delivery(page):
     page.locator("#target-everyone").check()
     page.get_by_role("button", name="下書き保存").click()
     page.wait_for_url(re.compile(r"/deliveries/[0-9a-f-]+/edit\?saved=1$"))
+
+
+def make_a_menu(page):
+    """A draft リッチメニュー of 子育て支援課 with one tab, saved through the new-menu page."""
+    page.goto("/richmenus/new")
+    page.locator("#title").fill("アクセシビリティ確認用のメニュー")
+    page.locator("#department").select_option("kosodate")
+    page.get_by_role("button", name="作成して編集に進む").click()
+    page.wait_for_url(re.compile(r"/richmenus/[0-9a-f-]+\?saved=1$"))
 
 
 def urls_of(rule, values):
@@ -123,11 +136,13 @@ def test_every_page_an_administrator_reaches_is_free_of_axe_violations(screens, 
     page = admin
     if not links(page, "/deliveries", rf"/deliveries/({UUID.pattern})"):
         make_a_delivery(page)  # the 配信 pages are walked with one there
+    if not links(page, "/richmenus", rf"/richmenus/({UUID.pattern})"):
+        make_a_menu(page)  # and the リッチメニュー pages with a menu
     if language == "en":
         page.context.add_cookies([{"name": "lang", "value": "en", "url": console.url}])
     values = sample_values(page)
     assert len(values["staff_id"]) >= 4 and {"bousai", "kosodate", "kouhou"} <= set(values["code"])
-    assert values["delivery_id"] and values["asset_id"], values
+    assert values["delivery_id"] and values["asset_id"] and values["menu_id"], values
     walked = []
     for rule in console_get_rules(console):
         for url in urls_of(rule, values):
@@ -142,7 +157,8 @@ def test_every_page_an_administrator_reaches_is_free_of_axe_violations(screens, 
             walked.append(url)
     assert {"/", "/status", "/admin/staff", "/admin/staff/new", "/admin/departments", "/audit",
             "/account/sessions", "/account/password", "/segments", "/segments/new", "/deliveries", "/deliveries/new",
-            "/approvals"} <= set(walked)
+            "/approvals", "/richmenus", "/richmenus/new", "/richmenus/rules", "/richmenus/preview",
+            "/richmenus/disaster"} <= set(walked)
 
     # The error pages, and sign-in as anyone sees it.
     for url, status in ((f"/admin/staff/{uuid.uuid4()}", 404), ("/no-such-page", 404)):

@@ -11,11 +11,12 @@ import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-EVERYONE = ["ダッシュボード", "システム状態", "友だち分析", "配信", "セグメント", "受信設定の項目", "ログイン中の端末",
-            "パスワード変更"]
+EVERYONE = ["ダッシュボード", "システム状態", "友だち分析", "配信", "セグメント", "リッチメニュー", "受信設定の項目",
+            "ログイン中の端末", "パスワード変更"]
 APPROVER = [*EVERYONE[:4], "承認", *EVERYONE[4:]]  # 承認者: their departments' 配信 awaiting approval
-ADMINISTRATOR = ["ダッシュボード", "システム状態", "友だち分析", "配信", "承認", "セグメント", "受信設定の項目",
-                 "あいさつメッセージ", "職員アカウント", "操作ログ", "ログイン中の端末", "パスワード変更"]
+ADMINISTRATOR = ["ダッシュボード", "システム状態", "友だち分析", "配信", "承認", "セグメント", "リッチメニュー",
+                 "受信設定の項目", "あいさつメッセージ", "職員アカウント", "操作ログ", "ログイン中の端末",
+                 "パスワード変更"]
 ROLES = {
     # role: (menu items, departments of 所属する課, pages it may open, pages refused with 403)
     "admin": (ADMINISTRATOR, [], ["/admin/staff", "/admin/departments", "/audit", "/departments/kosodate"], []),

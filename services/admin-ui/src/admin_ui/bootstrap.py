@@ -54,7 +54,8 @@ def bootstrap(
     """``uow_factory`` replaces PostgreSQL (in-memory stories); ``clock`` lets tests move time."""
     engine = engine or make_engine(settings.database_url)
     internal = internal or HttpInternalApi(settings.segment_service_url, settings.internal_api_timeout_seconds,
-                                           settings.token_signer(), settings.dispatcher_url)
+                                           settings.token_signer(), settings.dispatcher_url,
+                                           settings.richmenu_service_url)
     cipher = FieldCipher.from_spec(settings.field_encryption_keys.get_secret_value())
     hasher = Argon2PasswordHasher(settings.admin_ui_argon2_time_cost, settings.admin_ui_argon2_memory_kib)
     bus = MessageBus(

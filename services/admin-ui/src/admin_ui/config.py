@@ -14,6 +14,7 @@ ISSUER = "admin"  # admin-ui's manifest name: the ``iss`` of the internal API to
 class Settings(CommonSettings, CryptoSettings, InternalAuthSettings):
     segment_service_url: str = Field(default="http://127.0.0.1:8002")
     dispatcher_url: str = Field(default="http://127.0.0.1:8004")  # DISPATCHER_URL (the manifest's url_env)
+    richmenu_service_url: str = Field(default="http://127.0.0.1:8003")  # RICHMENU_SERVICE_URL (url_env)
     # The dispatcher's SECOND_CONFIRMATION_THRESHOLD: above it, the 送信 page says a second person confirms.
     second_confirmation_threshold: int = Field(default=10_000, ge=1)
     internal_api_timeout_seconds: float = Field(default=2.0, gt=0, le=30)

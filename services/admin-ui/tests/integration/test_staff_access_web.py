@@ -22,6 +22,7 @@ from admin_ui.domain.deliveries import (
     parse_statistics,
 )
 from admin_ui.domain.permissions import Grant, Role
+from admin_ui.domain.richmenus import parse_catalogue, parse_disaster, parse_rules
 from admin_ui.domain.security import totp_code
 from admin_ui.entrypoints.access import UndeclaredRoute, access_of, check_routes, public, safe_next
 from admin_ui.entrypoints.flask_app import create_app
@@ -74,6 +75,27 @@ class Platform(AbstractInternalApi):
 
     def delivery_templates(self, staff, department):
         return [DeliveryTemplate("t-1", department, "健診のお知らせ", ({"type": "text", "text": "健診です"},))]
+
+    # リッチメニュー (richmenu-service's API): none yet, 災害時モード off, the templates for the preview
+    def richmenus(self, staff):
+        return []
+
+    def richmenu_rules(self, staff):
+        return parse_rules({"rules": [], "lineDefault": None, "nextChange": None})
+
+    def disaster(self, staff):
+        return parse_disaster({"on": False})
+
+    def richmenu_changes(self, staff, limit=20):
+        return []
+
+    def richmenu_templates(self, staff):
+        cells = [{"role": "button", "index": i, "bounds": {"x": 0, "y": 0, "width": 1, "height": 1}} for i in range(6)]
+        return parse_catalogue({"templates": [{"id": "grid-3x2", "title": "ボタン6個", "columns": 3, "rows": 2,
+                                               "size": {"width": 2500, "height": 1686}, "cells": cells}]})
+
+    def preview_richmenu_template(self, staff, design):
+        return b"\x89PNG\r\n\x1a\n"
 
 
 DELIVERY = {
@@ -248,6 +270,13 @@ EXPECTED = {
     "delivery_list": {"admin", "approver", "author", "viewer"},
     "delivery_new": {"admin", "author"},
     "approvals": {"admin", "approver"},
+    "richmenu_list": {"admin", "approver", "author", "viewer"},  # every department's menus: residents see them all
+    "richmenu_new": {"admin", "author"},
+    "richmenu_rules": {"admin", "approver", "author", "viewer"},
+    "richmenu_preview": {"admin", "approver", "author", "viewer"},
+    "richmenu_disaster": {"admin", "approver", "author", "viewer"},  # switched only by 承認者 (POST)
+    "richmenu_template_preview": {"admin", "approver", "author", "viewer"},
+    "api_richmenu_changes": {"admin", "approver", "author", "viewer"},
 }
 
 

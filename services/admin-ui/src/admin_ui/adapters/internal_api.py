@@ -29,6 +29,26 @@ from admin_ui.domain.deliveries import (
     parse_statistics,
     parse_summary,
 )
+from admin_ui.domain.richmenus import (
+    Change,
+    Disaster,
+    Menu,
+    MenuSummary,
+    RichMenuRefused,
+    Rule,
+    Rules,
+    Seen,
+    TemplateCatalogue,
+    parse_catalogue,
+    parse_change,
+    parse_disaster,
+    parse_menu,
+    parse_problem,
+    parse_rule,
+    parse_rules,
+    parse_seen,
+)
+from admin_ui.domain.richmenus import parse_summary as parse_menu_summary
 from admin_ui.domain.segments import SavedSegment, SegmentCount, SegmentRefused
 from admin_ui.domain.status import ServiceStatus, StatusTarget
 
@@ -36,6 +56,7 @@ log = logging.getLogger(__name__)
 
 SEGMENT_AUDIENCE = "segment"  # segment-service's manifest name
 DISPATCHER_AUDIENCE = "dispatcher"  # the dispatcher's manifest name
+RICHMENU_AUDIENCE = "richmenu"  # richmenu-service's manifest name
 TOKEN_TTL_SECONDS = 60  # one token per call: it only has to outlive the request
 
 
@@ -163,15 +184,92 @@ class AbstractInternalApi(abc.ABC):
         """``GET /internal/assets/<id>?size=``: the image and its content type."""
         raise DeliveryRefused(_NO_DISPATCHER)
 
+    # リッチメニュー (richmenu-service's internal API, services/richmenu-service/API.md). Not abstract: a fake
+    # without richmenu-service says so by keeping these. Every one raises :class:`RichMenuRefused`.
+
+    def richmenus(self, staff: StaffClaims) -> list[MenuSummary]:
+        """``GET /internal/menus``, newest first (every department's)."""
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def richmenu(self, staff: StaffClaims, menu_id: str) -> Menu:
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def create_richmenu(self, staff: StaffClaims, body: dict[str, Any]) -> str:
+        """``POST /internal/menus``: the new menu's id."""
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def update_richmenu(self, staff: StaffClaims, menu_id: str, body: dict[str, Any]) -> Menu:
+        """``PUT /internal/menus/<id>`` (``body`` carries ``version``)."""
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def delete_richmenu(self, staff: StaffClaims, menu_id: str) -> None:
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def upload_richmenu_image(self, staff: StaffClaims, menu_id: str, tab: int, content: bytes,
+                              content_type: str) -> Menu:
+        """``PUT /internal/menus/<id>/tabs/<n>/image`` (the file as the body)."""
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def richmenu_image(self, staff: StaffClaims, menu_id: str, tab: int) -> tuple[bytes, str]:
+        """The tab's image and its content type."""
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def save_richmenu_design(self, staff: StaffClaims, menu_id: str, tab: int, design: dict[str, Any],
+                             actions: list[dict[str, Any]]) -> Menu:
+        """``PUT /internal/menus/<id>/tabs/<n>/design``: the tab drawn from a template."""
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def richmenu_templates(self, staff: StaffClaims) -> TemplateCatalogue:
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def preview_richmenu_template(self, staff: StaffClaims, design: dict[str, Any]) -> bytes:
+        """``POST /internal/templates/preview``: a PNG, nothing stored."""
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def export_richmenu(self, staff: StaffClaims, menu_id: str) -> bytes:
+        """``GET /internal/menus/<id>/export``: the デザインデータ一式 (zip)."""
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def publish_richmenu(self, staff: StaffClaims, menu_id: str, version: int) -> Menu | None:
+        """``POST /internal/menus/<id>/publish``: the menu as published, or None when LINE's hourly limit
+        queued it (202: the worker publishes it later)."""
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def richmenu_rules(self, staff: StaffClaims) -> Rules:
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def save_richmenu_rule(self, staff: StaffClaims, rule_id: str | None, body: dict[str, Any]) -> Rule:
+        """Creates (``rule_id`` None) or changes a 表示ルール."""
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def delete_richmenu_rule(self, staff: StaffClaims, rule_id: str) -> None:
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def preview_richmenu(self, staff: StaffClaims, body: dict[str, Any]) -> Seen:
+        """``POST /internal/preview``: the menu a resident would see, and why."""
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def disaster(self, staff: StaffClaims) -> Disaster:
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def switch_disaster(self, staff: StaffClaims, body: dict[str, Any]) -> bool:
+        """``POST /internal/disaster``: whether anything changed (a repeat changes nothing)."""
+        raise RichMenuRefused(_NO_RICHMENU)
+
+    def richmenu_changes(self, staff: StaffClaims, limit: int = 20) -> list[Change]:
+        raise RichMenuRefused(_NO_RICHMENU)
+
 
 _NO_DISPATCHER = "dispatcher is not available"
+_NO_RICHMENU = "richmenu-service is not available"
 
 
 class HttpInternalApi(AbstractInternalApi):
     def __init__(self, segment_service_url: str, timeout: float, signer: InternalTokenSigner,
-                 dispatcher_url: str = "http://127.0.0.1:8004") -> None:
+                 dispatcher_url: str = "http://127.0.0.1:8004", richmenu_url: str = "http://127.0.0.1:8003") -> None:
         self._segment = segment_service_url
         self._dispatcher = dispatcher_url.rstrip("/")
+        self._richmenu = richmenu_url.rstrip("/")
         self._timeout = timeout
         self._signer = signer
         self._http = requests.Session()
@@ -293,16 +391,22 @@ class HttpInternalApi(AbstractInternalApi):
 
     # --- 配信 (dispatcher) -------------------------------------------------------------------------
 
+    def _request(self, base: str, audience: str, method: str, path: str, *, staff: StaffClaims, body: Any = None,
+                 params: dict[str, str] | None = None, data: bytes | None = None,
+                 content_type: str | None = None) -> requests.Response:
+        """One call to another service's internal API (raises requests' own exceptions: the caller names them)."""
+        headers = self._auth(audience, staff)
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        return self._http.request(method, f"{base}{path}", params=params, json=body if data is None else None,
+                                  data=data, headers=headers, timeout=self._timeout)
+
     def _dispatch(self, method: str, path: str, staff: StaffClaims, body: Any = None, *,
                   params: dict[str, str] | None = None, data: bytes | None = None,
                   content_type: str | None = None) -> requests.Response:
-        headers = self._auth(DISPATCHER_AUDIENCE, staff)
-        if content_type is not None:
-            headers["Content-Type"] = content_type
         try:
-            response = self._http.request(method, f"{self._dispatcher}{path}", params=params,
-                                          json=body if data is None else None, data=data,
-                                          headers=headers, timeout=self._timeout)
+            response = self._request(self._dispatcher, DISPATCHER_AUDIENCE, method, path, staff=staff, body=body,
+                                     params=params, data=data, content_type=content_type)
         except requests.RequestException as exc:
             raise DeliveryRefused(f"dispatcher did not answer: {type(exc).__name__}") from None
         if response.status_code >= 400:
@@ -385,6 +489,118 @@ class HttpInternalApi(AbstractInternalApi):
         return response.content, content_type
 
 
+    # --- リッチメニュー (richmenu-service) -------------------------------------------------------------
+
+    def _menu_call(self, method: str, path: str, staff: StaffClaims, body: Any = None, *,
+                   params: dict[str, str] | None = None, data: bytes | None = None,
+                   content_type: str | None = None) -> requests.Response:
+        try:
+            response = self._request(self._richmenu, RICHMENU_AUDIENCE, method, path, staff=staff, body=body,
+                                     params=params, data=data, content_type=content_type)
+        except requests.RequestException as exc:
+            raise RichMenuRefused(f"richmenu-service did not answer: {type(exc).__name__}") from None
+        if response.status_code >= 400:
+            raise menu_refusal(response)
+        return response
+
+    def _menu_json(self, method: str, path: str, staff: StaffClaims, body: Any = None, *,
+                   params: dict[str, str] | None = None, data: bytes | None = None,
+                   content_type: str | None = None) -> Any:
+        response = self._menu_call(method, path, staff, body, params=params, data=data, content_type=content_type)
+        try:
+            return response.json()
+        except ValueError:
+            raise RichMenuRefused("richmenu-service answered something that is not JSON",
+                                  response.status_code) from None
+
+    def _menu_bytes(self, method: str, path: str, staff: StaffClaims, body: Any,
+                    accept: tuple[str, ...]) -> tuple[bytes, str]:
+        response = self._menu_call(method, path, staff, body)
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type not in accept:
+            raise RichMenuRefused(f"richmenu-service answered {content_type or 'nothing'}", response.status_code)
+        return response.content, content_type
+
+    def richmenus(self, staff: StaffClaims) -> list[MenuSummary]:
+        body = self._menu_json("GET", "/internal/menus", staff)
+        return _menu_parsed(lambda: [parse_menu_summary(each) for each in body["menus"]])
+
+    def richmenu(self, staff: StaffClaims, menu_id: str) -> Menu:
+        body = self._menu_json("GET", f"/internal/menus/{menu_id}", staff)
+        return _menu_parsed(lambda: parse_menu(body))
+
+    def create_richmenu(self, staff: StaffClaims, body: dict[str, Any]) -> str:
+        answer = self._menu_json("POST", "/internal/menus", staff, body)
+        return _menu_parsed(lambda: str(answer["id"]))
+
+    def update_richmenu(self, staff: StaffClaims, menu_id: str, body: dict[str, Any]) -> Menu:
+        answer = self._menu_json("PUT", f"/internal/menus/{menu_id}", staff, body)
+        return _menu_parsed(lambda: parse_menu(answer))
+
+    def delete_richmenu(self, staff: StaffClaims, menu_id: str) -> None:
+        self._menu_call("DELETE", f"/internal/menus/{menu_id}", staff)
+
+    def upload_richmenu_image(self, staff: StaffClaims, menu_id: str, tab: int, content: bytes,
+                              content_type: str) -> Menu:
+        answer = self._menu_json("PUT", f"/internal/menus/{menu_id}/tabs/{tab}/image", staff, data=content,
+                                 content_type=content_type)
+        return _menu_parsed(lambda: parse_menu(answer))
+
+    def richmenu_image(self, staff: StaffClaims, menu_id: str, tab: int) -> tuple[bytes, str]:
+        return self._menu_bytes("GET", f"/internal/menus/{menu_id}/tabs/{tab}/image", staff, None,
+                                ("image/png", "image/jpeg"))
+
+    def save_richmenu_design(self, staff: StaffClaims, menu_id: str, tab: int, design: dict[str, Any],
+                             actions: list[dict[str, Any]]) -> Menu:
+        answer = self._menu_json("PUT", f"/internal/menus/{menu_id}/tabs/{tab}/design", staff,
+                                 {"design": design, "actions": actions})
+        return _menu_parsed(lambda: parse_menu(answer))
+
+    def richmenu_templates(self, staff: StaffClaims) -> TemplateCatalogue:
+        body = self._menu_json("GET", "/internal/templates", staff)
+        return _menu_parsed(lambda: parse_catalogue(body))
+
+    def preview_richmenu_template(self, staff: StaffClaims, design: dict[str, Any]) -> bytes:
+        return self._menu_bytes("POST", "/internal/templates/preview", staff, design, ("image/png",))[0]
+
+    def export_richmenu(self, staff: StaffClaims, menu_id: str) -> bytes:
+        return self._menu_bytes("GET", f"/internal/menus/{menu_id}/export", staff, None,
+                                ("application/zip",))[0]
+
+    def publish_richmenu(self, staff: StaffClaims, menu_id: str, version: int) -> Menu | None:
+        response = self._menu_call("POST", f"/internal/menus/{menu_id}/publish", staff, {"version": version})
+        if response.status_code == 202:
+            return None
+        return _menu_parsed(lambda: parse_menu(response.json()))
+
+    def richmenu_rules(self, staff: StaffClaims) -> Rules:
+        body = self._menu_json("GET", "/internal/rules", staff)
+        return _menu_parsed(lambda: parse_rules(body))
+
+    def save_richmenu_rule(self, staff: StaffClaims, rule_id: str | None, body: dict[str, Any]) -> Rule:
+        answer = (self._menu_json("POST", "/internal/rules", staff, body) if rule_id is None
+                  else self._menu_json("PUT", f"/internal/rules/{rule_id}", staff, body))
+        return _menu_parsed(lambda: parse_rule(answer))
+
+    def delete_richmenu_rule(self, staff: StaffClaims, rule_id: str) -> None:
+        self._menu_call("DELETE", f"/internal/rules/{rule_id}", staff)
+
+    def preview_richmenu(self, staff: StaffClaims, body: dict[str, Any]) -> Seen:
+        answer = self._menu_json("POST", "/internal/preview", staff, body)
+        return _menu_parsed(lambda: parse_seen(answer))
+
+    def disaster(self, staff: StaffClaims) -> Disaster:
+        body = self._menu_json("GET", "/internal/disaster", staff)
+        return _menu_parsed(lambda: parse_disaster(body))
+
+    def switch_disaster(self, staff: StaffClaims, body: dict[str, Any]) -> bool:
+        answer = self._menu_json("POST", "/internal/disaster", staff, body)
+        return _menu_parsed(lambda: bool(answer["changed"]))
+
+    def richmenu_changes(self, staff: StaffClaims, limit: int = 20) -> list[Change]:
+        body = self._menu_json("GET", "/internal/changes", staff, params={"limit": str(limit)})
+        return _menu_parsed(lambda: [c for c in (parse_change(each) for each in body["changes"]) if c is not None])
+
 def _asset(body: Any) -> Asset:
     width, height = body.get("width"), body.get("height")
     return Asset(str(body["id"]), str(body["contentType"]),
@@ -402,14 +618,34 @@ def _parsed(read: Callable[[], T]) -> T:
         raise DeliveryRefused("dispatcher answered something malformed") from None
 
 
-def refusal(response: requests.Response) -> DeliveryRefused:
-    """The dispatcher's error body (``{"error", "reason", "code", "problems"?}``) as an exception."""
+def _menu_parsed(read: Callable[[], T]) -> T:
+    """``read()`` of a richmenu-service answer; a malformed answer is a refusal, never shown as a fact."""
+    try:
+        return read()
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise RichMenuRefused("richmenu-service answered something malformed") from None
+
+
+def _error_body(response: requests.Response) -> dict[str, Any]:
+    """An internal API's error body (``{"error", "reason", "code", "problems"?}``), or {}."""
     try:
         body = response.json()
     except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        return DeliveryRefused("", response.status_code)
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def menu_refusal(response: requests.Response) -> RichMenuRefused:
+    """richmenu-service's error body as an exception; its problems name the tab and button."""
+    body = _error_body(response)
+    problems = body.get("problems")
+    return RichMenuRefused(str(body.get("reason") or "")[:500], response.status_code, str(body.get("code") or "")[:64],
+                           [parse_problem(p) for p in problems[:100]] if isinstance(problems, list) else [])
+
+
+def refusal(response: requests.Response) -> DeliveryRefused:
+    """The dispatcher's error body as an exception."""
+    body = _error_body(response)
     problems = body.get("problems")
     return DeliveryRefused(str(body.get("reason") or "")[:500], response.status_code, str(body.get("code") or "")[:64],
                            [str(p)[:500] for p in problems[:50]] if isinstance(problems, list) else [])

@@ -69,6 +69,18 @@ ACTION_LABELS: dict[str, str] = {
     "delivery.test": "テスト配信",
     "delivery.image_upload": "配信用画像のアップロード",
     "delivery_template.create": "配信テンプレートの保存",
+    "richmenu.create": "リッチメニューの作成",
+    "richmenu.update": "リッチメニューの編集",
+    "richmenu.delete": "リッチメニューの削除",
+    "richmenu.image_upload": "リッチメニュー画像のアップロード",
+    "richmenu.design": "リッチメニューのテンプレート作成",
+    "richmenu.publish": "リッチメニューの公開",
+    "richmenu.export": "リッチメニューのデザインデータ書き出し",
+    "richmenu_rule.create": "表示ルールの作成",
+    "richmenu_rule.update": "表示ルールの変更",
+    "richmenu_rule.delete": "表示ルールの削除",
+    "richmenu.disaster_on": "災害時モードの開始",
+    "richmenu.disaster_off": "災害時モードの終了",
 }
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]

@@ -32,6 +32,18 @@ from admin_ui.domain.results import (
     SweepResult,
     TotpEnrolment,
 )
+from admin_ui.domain.richmenus import (
+    DesignForm,
+    DisasterPage,
+    Menu,
+    MenuForm,
+    RichMenuList,
+    Rule,
+    RuleForm,
+    RuleList,
+    Seen,
+    TemplateCatalogue,
+)
 from admin_ui.domain.segments import BuilderChoices, SavedSegment, SegmentCount, SegmentForm, SegmentList
 from admin_ui.domain.status import SystemStatus
 
@@ -437,3 +449,166 @@ class ShowDeliveryImage(Command[tuple[bytes, str]]):
 
     staff: StaffClaims
     asset_id: uuid.UUID
+
+
+# --- リッチメニュー (richmenu-service keeps them; the console asks on behalf of the member) -------------------
+# Reading is for every staff member (a resident sees every department's menus); each change is checked here
+# for the member's role in the menu's department and written to the 操作ログ once the service accepted.
+
+
+@dataclass(frozen=True)
+class ShowRichMenus(Command[RichMenuList]):
+    """リッチメニュー一覧, the 表示ルール naming each menu, and 災害時モード."""
+
+    staff: StaffClaims
+
+
+@dataclass(frozen=True)
+class OpenRichMenu(Command[Menu]):
+    """Raises RichMenuRefused (404: unknown)."""
+
+    staff: StaffClaims
+    menu_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class SaveRichMenu(Command[Menu]):
+    """Create (``menu_id`` None) or change a menu (``form.version``: the version opened); 作成者 (or システム管理者)
+    in its department. Raises RichMenuFormError, RichMenuRefused or DepartmentForbidden."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    form: MenuForm
+    menu_id: uuid.UUID | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteRichMenu(Command[None]):
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    menu_id: uuid.UUID
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class UploadRichMenuImage(Command[Menu]):
+    """A tab's image (PNG or JPEG, exactly the tab's size, ≤ 1 MB); the service re-encodes it."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    menu_id: uuid.UUID
+    tab: int
+    content: bytes = field(repr=False)
+    content_type: str
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class SaveRichMenuDesign(Command[Menu]):
+    """テンプレートから作成: the tab's image drawn from the design, its buttons the template's cells."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    menu_id: uuid.UUID
+    tab: int
+    form: DesignForm
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class PublishRichMenu(Command[Menu | None]):
+    """公開 (承認者 or システム管理者 in the menu's department); None: queued past LINE's hourly limit."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    menu_id: uuid.UUID
+    version: int
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowRichMenuImage(Command[tuple[bytes, str]]):
+    staff: StaffClaims
+    menu_id: uuid.UUID
+    tab: int
+
+
+@dataclass(frozen=True)
+class ExportRichMenu(Command[bytes]):
+    """デザインデータ一式 (zip); the export is written to the 操作ログ (the city's data leaving the system)."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    menu_id: uuid.UUID
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowRichMenuTemplates(Command[TemplateCatalogue]):
+    staff: StaffClaims
+
+
+@dataclass(frozen=True)
+class PreviewRichMenuTemplate(Command[bytes]):
+    """The PNG a design would draw (nothing stored). Raises RichMenuRefused (400: its problems)."""
+
+    staff: StaffClaims
+    form: DesignForm
+    placeholder: bool = True
+
+
+@dataclass(frozen=True)
+class ShowRichMenuRules(Command[RuleList]):
+    """表示ルール, with the menus to choose from and the saved segments' names."""
+
+    staff: StaffClaims
+
+
+@dataclass(frozen=True)
+class SaveRichMenuRule(Command[Rule]):
+    """Create (``rule_id`` None) or change a 表示ルール; 承認者 (or システム管理者) in its menu's department."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    form: RuleForm
+    rule_id: uuid.UUID | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteRichMenuRule(Command[None]):
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    rule_id: uuid.UUID
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class PreviewResidentMenu(Command[Seen]):
+    """プレビュー: the menu a resident in ``segment_ids`` (or the real resident ``resident_id``) sees ``at``."""
+
+    staff: StaffClaims
+    at: str | None = None
+    segment_ids: tuple[str, ...] = ()
+    resident_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowDisaster(Command[DisasterPage]):
+    """災害時モード: its state, the menus to choose from and the latest mass changes."""
+
+    staff: StaffClaims
+
+
+@dataclass(frozen=True)
+class SwitchDisaster(Command[bool]):
+    """災害時モード on / off (承認者 in any department, or システム管理者), after the confirmation step. Written to
+    the 操作ログ when it changed something; a repeat changes nothing and answers False."""
+
+    actor_id: uuid.UUID
+    staff: StaffClaims
+    on: bool
+    menu_id: str | None = None
+    confirmed: bool = False
+    address: str | None = None

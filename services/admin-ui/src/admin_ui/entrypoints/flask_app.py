@@ -621,6 +621,11 @@ def create_app(service: AdminUi | None = None) -> Flask:  # noqa: PLR0915 - one 
 
     register_delivery_views(app, service, claims=lambda: staff_claims(g.staff), address=address)
 
+    # リッチメニュー (entrypoints/richmenu_views.py; richmenu-service keeps the menus)
+    from admin_ui.entrypoints.richmenu_views import register_richmenu_views
+
+    register_richmenu_views(app, service, claims=lambda: staff_claims(g.staff), address=address)
+
     # 操作ログ (its own module and engineer): declared like every other route.
     from admin_ui.entrypoints.audit_views import register_audit_views
 

@@ -14,7 +14,7 @@ from admin_ui.domain.dashboard import Dashboard
 from admin_ui.domain.security import PasswordHasher
 from admin_ui.domain.sessions import SessionPolicy
 from admin_ui.domain.status import StatusTarget, SystemStatus
-from admin_ui.service_layer import accounts, deliveries, preference_items, segments
+from admin_ui.service_layer import accounts, deliveries, preference_items, richmenus, segments
 from admin_ui.service_layer.accounts import AccessConfig
 from admin_ui.service_layer.unit_of_work import AbstractAdminUnitOfWork
 
@@ -96,4 +96,21 @@ def handlers(
         .command(c.UploadDeliveryImage, deliveries.upload_image(internal))
         .command(c.SaveDeliveryTemplate, deliveries.save_template(internal))
         .command(c.ShowDeliveryImage, deliveries.show_image(internal))
+        .command(c.ShowRichMenus, richmenus.show_menus(internal))
+        .command(c.OpenRichMenu, richmenus.open_menu(internal))
+        .command(c.SaveRichMenu, richmenus.save_menu(internal))
+        .command(c.DeleteRichMenu, richmenus.delete_menu(internal))
+        .command(c.UploadRichMenuImage, richmenus.upload_image(internal))
+        .command(c.SaveRichMenuDesign, richmenus.save_design(internal))
+        .command(c.PublishRichMenu, richmenus.publish_menu(internal))
+        .command(c.ShowRichMenuImage, richmenus.show_image(internal))
+        .command(c.ExportRichMenu, richmenus.export_menu(internal))
+        .command(c.ShowRichMenuTemplates, richmenus.show_templates(internal))
+        .command(c.PreviewRichMenuTemplate, richmenus.preview_template(internal))
+        .command(c.ShowRichMenuRules, richmenus.show_rules(internal))
+        .command(c.SaveRichMenuRule, richmenus.save_rule(internal))
+        .command(c.DeleteRichMenuRule, richmenus.delete_rule(internal))
+        .command(c.PreviewResidentMenu, richmenus.preview_resident(internal))
+        .command(c.ShowDisaster, richmenus.show_disaster(internal))
+        .command(c.SwitchDisaster, richmenus.switch_disaster(internal))
     )
