@@ -156,6 +156,8 @@ def test_disaster_mode_reaches_everyone_once_each_way_and_is_safe_to_trigger_twi
     for n, user in enumerate(users):
         w.segments.add(user, *([KOSODATE] if n % 3 == 0 else []))
     apply(w)
+    opened = w.segments.opened  # the parents' LINE user ids, asked for once
+    assert opened == 7
     w.line.users, w.line.history = set(users), {}
     assert w.bus.handle(c.SwitchDisasterMode(APPROVER, True, "console", disaster)) is True
     assert w.bus.handle(c.SwitchDisasterMode(APPROVER, True, "console", None)) is False
@@ -168,6 +170,7 @@ def test_disaster_mode_reaches_everyone_once_each_way_and_is_safe_to_trigger_twi
     apply(w)
     for n, user in enumerate(users):
         assert w.line.history[user] == [w.line.aliases["kosodate" if n % 3 == 0 else "main"]]
+    assert w.segments.opened == opened  # linked again with the LINE user ids kept (sealed) since
     switched = [m.contract for m in w.emitted if type(m.contract).__name__ == "DisasterModeSwitched"]
     assert [s.on for s in switched] == [True, False]
 

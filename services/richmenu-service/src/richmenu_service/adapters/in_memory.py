@@ -123,7 +123,9 @@ class InMemorySegments(AbstractSegments):
     """Residents by id: their LINE user id, whether they follow, and the segments they are in."""
 
     residents: dict[uuid.UUID, tuple[str, bool, set[str]]] = field(default_factory=dict)
+    frozen: dict[str, list[str]] = field(default_factory=dict)
     asked: int = 0
+    opened: int = 0  # LINE user ids asked for by position
 
     def add(self, line_user_id: str, *segments: str, following: bool = True) -> uuid.UUID:
         resident_id = uuid.uuid4()
@@ -139,9 +141,15 @@ class InMemorySegments(AbstractSegments):
         return Membership(following, line_user_id if following else None, frozenset(segments & set(segment_ids)))
 
     def members(self, key: str, segment_id: str) -> Iterator[Member]:
-        for resident_id, (line_user_id, following, segments) in self.residents.items():
-            if following and segment_id in segments:
-                yield Member(resident_id, line_user_id)
+        chosen = [(resident_id, line_user_id) for resident_id, (line_user_id, following, segments)
+                  in self.residents.items() if following and segment_id in segments]
+        self.frozen[key] = [line_user_id for _resident, line_user_id in chosen]
+        for position, (resident_id, _line_user_id) in enumerate(chosen, start=1):
+            yield Member(position, resident_id)
+
+    def line_user_ids(self, key: str, positions: Sequence[int]) -> dict[int, str]:
+        self.opened += len(positions)
+        return {position: self.frozen[key][position - 1] for position in positions}
 
 
 @dataclass

@@ -30,6 +30,8 @@ from richmenu_service.adapters.orm import (
 # One lock key for "residents' links are being changed": a mass change holds it exclusively, a single
 # resident's relink shares it (so a relink never interleaves with a mass change's plan).
 LINKS_LOCK = 0x52_4D_4C_4B  # "RMLK"
+RESIDENT_LOCK_SPACE = 0x52_4D_52_53  # "RMRS": per-resident locks, hashtext(resident id) within it
+WRITE_CHUNK = 2000
 
 
 @dataclass
@@ -210,6 +212,10 @@ class AbstractLinks(abc.ABC):
     def unlock(self) -> None: ...
 
     @abc.abstractmethod
+    def lock_resident(self, resident_id: uuid.UUID) -> None:
+        """Until the end of the transaction: two relinks of one resident run one after the other."""
+
+    @abc.abstractmethod
     def get(self, resident_id: uuid.UUID) -> Link | None: ...
 
     @abc.abstractmethod
@@ -217,8 +223,16 @@ class AbstractLinks(abc.ABC):
         """(resident id, LINE user id, rich menu id or None, menu id or None) for each resident."""
 
     @abc.abstractmethod
+    def relink(self, resident_ids: Sequence[uuid.UUID], rich_menu_id: str | None, menu_id: uuid.UUID | None) -> None:
+        """Residents we keep already (their LINE user id stays as sealed) now linked to this menu (None: unlinked)."""
+
+    @abc.abstractmethod
     def linked(self) -> list[Link]:
         """Everyone with a per-user link on LINE (as we made it)."""
+
+    @abc.abstractmethod
+    def known(self) -> list[Link]:
+        """Everyone we ever linked, linked now or not (their LINE user ids are sealed here already)."""
 
     @abc.abstractmethod
     def unlink_everyone(self) -> int: ...
@@ -396,20 +410,36 @@ class SqlLinks(AbstractLinks):
         row = self._c.execute(select(resident_links).where(resident_links.c.resident_id == resident_id)).first()
         return None if row is None else Link(row.resident_id, row.rich_menu_id, row.menu_id, row.line_user_id_ct)
 
+    def lock_resident(self, resident_id: uuid.UUID) -> None:
+        # The two-key form: a key space of its own, apart from LINKS_LOCK's.
+        self._c.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:resident))"),
+                        {"space": RESIDENT_LOCK_SPACE, "resident": str(resident_id)})
+
     def set(self, entries: Sequence[tuple[uuid.UUID, str, str | None, uuid.UUID | None]]) -> None:
-        if not entries:
-            return
         seal = self._cipher.encrypt_for_row
         context = RESIDENT_LINE_USER_ID.context
-        rows = [{"resident_id": resident_id, "line_user_id_ct": seal(line_user_id, context, resident_id),
-                 "rich_menu_id": rich_menu_id, "menu_id": menu_id}
-                for resident_id, line_user_id, rich_menu_id, menu_id in entries]
-        statement = pg_insert(resident_links)
-        self._c.execute(statement.on_conflict_do_update(
-            index_elements=[resident_links.c.resident_id],
-            set_={"line_user_id_ct": statement.excluded.line_user_id_ct,
-                  "rich_menu_id": statement.excluded.rich_menu_id, "menu_id": statement.excluded.menu_id,
-                  "updated_at": func.now()}), rows)
+        # Multi-row statements: one round trip per WRITE_CHUNK rows (executemany would send one per row).
+        for part in range(0, len(entries), WRITE_CHUNK):
+            rows = [{"resident_id": resident_id, "line_user_id_ct": seal(line_user_id, context, resident_id),
+                     "rich_menu_id": rich_menu_id, "menu_id": menu_id}
+                    for resident_id, line_user_id, rich_menu_id, menu_id in entries[part:part + WRITE_CHUNK]]
+            statement = pg_insert(resident_links).values(rows)
+            self._c.execute(statement.on_conflict_do_update(
+                index_elements=[resident_links.c.resident_id],
+                set_={"line_user_id_ct": statement.excluded.line_user_id_ct,
+                      "rich_menu_id": statement.excluded.rich_menu_id, "menu_id": statement.excluded.menu_id,
+                      "updated_at": func.now()}))
+
+    def relink(self, resident_ids: Sequence[uuid.UUID], rich_menu_id: str | None, menu_id: uuid.UUID | None) -> None:
+        for part in range(0, len(resident_ids), WRITE_CHUNK):
+            self._c.execute(update(resident_links)
+                            .where(resident_links.c.resident_id.in_(list(resident_ids[part:part + WRITE_CHUNK])))
+                            .values(rich_menu_id=rich_menu_id, menu_id=menu_id, updated_at=func.now()))
+
+    def known(self) -> list[Link]:
+        rows = self._c.execute(select(resident_links.c.resident_id, resident_links.c.rich_menu_id,
+                                      resident_links.c.menu_id, resident_links.c.line_user_id_ct))
+        return [Link(*row) for row in rows]
 
     def linked(self) -> list[Link]:
         rows = self._c.execute(select(resident_links.c.resident_id, resident_links.c.rich_menu_id,
@@ -587,6 +617,16 @@ class MemoryLinks(AbstractLinks):
 
     def unlock(self) -> None:
         pass
+
+    def lock_resident(self, resident_id: uuid.UUID) -> None:
+        pass
+
+    def relink(self, resident_ids: Sequence[uuid.UUID], rich_menu_id: str | None, menu_id: uuid.UUID | None) -> None:
+        for resident_id in resident_ids:
+            self._s.links[resident_id] = (self._s.links[resident_id][0], rich_menu_id, menu_id)
+
+    def known(self) -> list[Link]:
+        return [Link(r, rich, menu, user) for r, (user, rich, menu) in self._s.links.items()]
 
     def get(self, resident_id: uuid.UUID) -> Link | None:
         found = self._s.links.get(resident_id)

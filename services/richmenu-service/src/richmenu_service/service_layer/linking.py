@@ -68,10 +68,12 @@ def usable_rules(stored: Iterable[StoredRule], live: dict[str, str]) -> list[Rul
 
 
 def rules_digest(stored: Sequence[StoredRule], live: dict[str, str]) -> str:
-    """Changes when a rule or a live menu changes: the worker then applies the rules to everyone again."""
+    """Changes when a rule, or a live menu a rule uses, changes: the worker then applies the rules to everyone
+    again (publishing a menu no rule uses changes nothing for residents)."""
+    used = {str(rule.menu_id) for rule in stored}
     document = {"rules": sorted([str(r.id), r.kind, str(r.menu_id), str(r.segment_id), str(r.starts_at),
                                  str(r.ends_at), r.priority, r.enabled] for r in stored),
-                "live": sorted(live.items())}
+                "live": sorted((menu, rich) for menu, rich in live.items() if menu in used)}
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
@@ -93,6 +95,9 @@ def relink_resident(command: c.RelinkResident, uow: AbstractRichmenuUnitOfWork, 
 
 def _relink(command: c.RelinkResident, uow: AbstractRichmenuUnitOfWork, ports: Ports) -> str:
     uow.links.lock(exclusive=False)
+    # Two consumers may hold two events of one resident: one after the other, each reading memberships as they
+    # are then, so the last one links what segment-service says last.
+    uow.links.lock_resident(command.resident_id)
     now, live = ports.clock(), live_menus(uow)
     rules = usable_rules(uow.rules.all(), live)
     segments = sorted({rule.segment for rule in rules if rule.segment and in_force(rule, now)})
@@ -189,6 +194,17 @@ def _apply(command: c.ApplyRules, uow: AbstractRichmenuUnitOfWork, ports: Ports)
 
 
 @dataclass
+class _Link:
+    """One resident to link in a mass change. ``line_user_id`` is known (segment-service opened it) or
+    ``sealed`` is ours to open; ``kept``: we keep a row for them already (its LINE user id stays as sealed)."""
+
+    resident_id: uuid.UUID
+    menu_id: uuid.UUID | None
+    line_user_id: str | None = None
+    kept: Link | None = None
+
+
+@dataclass
 class _Plan:
     """What a mass change tells LINE, worked out before anything is sent."""
 
@@ -196,35 +212,42 @@ class _Plan:
     everyone_on_default: bool
     residents: int
     linked_now: int
-    links: dict[str, list[tuple[uuid.UUID, str, uuid.UUID | None]]] = field(default_factory=dict)
+    links: dict[str, list[_Link]] = field(default_factory=dict)
     unlinks: list[Link] = field(default_factory=list)
 
 
-def _members(ports: Ports, rules: list[Rule], now: datetime,
-             change: Change) -> tuple[dict[uuid.UUID, set[str]], dict[uuid.UUID, str]]:
-    """Members of the segments of rules in force (segment-service freezes each under a key of this change)."""
+def _members(ports: Ports, rules: list[Rule], now: datetime, change: Change,
+             kept: dict[uuid.UUID, Link]) -> tuple[dict[uuid.UUID, set[str]], dict[uuid.UUID, str]]:
+    """Members of the segments of rules in force (segment-service freezes each under a key of this change), and
+    the LINE user ids of those we do not keep yet (asked by position: those we keep, we open ourselves)."""
     memberships: dict[uuid.UUID, set[str]] = {}
     line_ids: dict[uuid.UUID, str] = {}
     segments = sorted({rule.segment for rule in rules if rule.segment and in_force(rule, now)})
     for index, segment in enumerate(segments):
-        for member in ports.segments.members(f"{change.id.hex}-{index}", segment):
+        key = f"{change.id.hex}-{index}"
+        unknown: dict[int, uuid.UUID] = {}
+        for member in ports.segments.members(key, segment):
             memberships.setdefault(member.resident_id, set()).add(segment)
-            line_ids[member.resident_id] = member.line_user_id
+            if member.resident_id not in kept and member.resident_id not in line_ids:
+                unknown[member.position] = member.resident_id
+        if unknown:
+            for position, line_user_id in ports.segments.line_user_ids(key, list(unknown)).items():
+                line_ids[unknown[position]] = line_user_id
     return memberships, line_ids
 
 
 def _plan(uow: AbstractRichmenuUnitOfWork, ports: Ports, rules: list[Rule], live: dict[str, str], *,
           now: datetime, change: Change) -> _Plan:
     default = line_default_menu(rules, now)
-    current = {link.resident_id: link for link in uow.links.linked()}
+    kept = {link.resident_id: link for link in uow.links.known()}
+    current = {resident_id: link for resident_id, link in kept.items() if link.rich_menu_id is not None}
     everyone_on_default = covers_everyone(rules, now)
-    memberships, line_ids = ({}, {}) if everyone_on_default else _members(ports, rules, now, change)
+    memberships, line_ids = ({}, {}) if everyone_on_default else _members(ports, rules, now, change, kept)
     candidates = memberships.keys() | current.keys()
     plan = _Plan(_rich(live, default), everyone_on_default, len(candidates), len(current))
     nobody: set[str] = set()
     for resident_id in candidates:
-        belongs = memberships.get(resident_id, nobody)
-        menu = effective_menu(None, rules, now, member_of(belongs))
+        menu = effective_menu(None, rules, now, member_of(memberships.get(resident_id, nobody)))
         target = None if menu == default else menu
         wanted, link = _rich(live, target), current.get(resident_id)
         if wanted == (link.rich_menu_id if link else None):
@@ -232,11 +255,17 @@ def _plan(uow: AbstractRichmenuUnitOfWork, ports: Ports, rules: list[Rule], live
         if wanted is None:
             assert link is not None
             plan.unlinks.append(link)
-            continue
-        line_id = line_ids.get(resident_id) or (uow.links.line_user_id(link) if link else None)
-        if line_id is not None:
-            plan.links.setdefault(wanted, []).append((resident_id, line_id, _menu_uuid(target)))
+        elif resident_id in kept or resident_id in line_ids:
+            plan.links.setdefault(wanted, []).append(
+                _Link(resident_id, _menu_uuid(target), line_ids.get(resident_id), kept.get(resident_id)))
     return plan
+
+
+def _line_user_id(uow: AbstractRichmenuUnitOfWork, entry: _Link) -> str:
+    if entry.line_user_id is not None:
+        return entry.line_user_id
+    assert entry.kept is not None  # the plan links only residents whose LINE user id it has or keeps
+    return uow.links.line_user_id(entry.kept)
 
 
 def member_of(belongs: set[str] | frozenset[str]) -> Callable[[str, object], bool]:
@@ -246,30 +275,39 @@ def member_of(belongs: set[str] | frozenset[str]) -> Callable[[str, object], boo
 
 def _carry_out(uow: AbstractRichmenuUnitOfWork, ports: Ports, plan: _Plan, now: datetime,
                default_before: str | None) -> Outcome:
-    outcome = Outcome(residents=plan.residents)
-    # 1. links (each resident moves from what they see now straight to their menu)
-    for wanted, entries in plan.links.items():
-        _in_parallel(ports, [partial(ports.line.bulk_link, wanted, [e[1] for e in part]) for part in chunks(entries)])
-        uow.links.set([(resident_id, line_id, wanted, menu_id) for resident_id, line_id, menu_id in entries])
+    """LINE first, in the order that moves each resident once (links, the default, unlinks); then the record of
+    what LINE accepted, in the same transaction (the lock is held until it commits)."""
+    outcome = Outcome(residents=plan.residents, unlinked=len(plan.unlinks))
+    outcome.method = "bulk" if plan.links or plan.unlinks else "none"
+    opened = {wanted: [(entry, _line_user_id(uow, entry)) for entry in entries]
+              for wanted, entries in plan.links.items()}
+    for wanted, entries in opened.items():
+        _in_parallel(ports, [partial(ports.line.bulk_link, wanted, [line_id for _e, line_id in part])
+                             for part in chunks(entries)])
         outcome.linked += len(entries)
-    uow.commit()
-    # 2. the default (everyone without a link of their own moves once)
     if plan.default_rich != default_before or plan.default_rich != ports.line.get_default():
         ports.line.set_default(plan.default_rich)
         outcome.default_changed = True
-    # 3. unlinks (they move onto the default, which is already right)
-    outcome.unlinked = len(plan.unlinks)
-    outcome.method = "bulk" if plan.links or plan.unlinks else "none"
-    if not plan.unlinks:
-        return outcome
-    if plan.everyone_on_default and len(plan.unlinks) == plan.linked_now and _batch_unlink_all(uow, ports, now):
-        uow.links.unlink_everyone()
+    batch = bool(plan.unlinks) and plan.everyone_on_default and len(plan.unlinks) == plan.linked_now \
+        and _batch_unlink_all(uow, ports, now)
+    if batch:
         outcome.method = "batch"
-        return outcome
-    opened = [(link, uow.links.line_user_id(link)) for link in plan.unlinks]
-    _in_parallel(ports, [partial(ports.line.bulk_unlink, [line_id for _link, line_id in part])
-                         for part in chunks(opened)])
-    uow.links.set([(link.resident_id, line_id, None, None) for link, line_id in opened])
+    elif plan.unlinks:
+        unlinked = [uow.links.line_user_id(link) for link in plan.unlinks]
+        _in_parallel(ports, [partial(ports.line.bulk_unlink, part) for part in chunks(unlinked)])
+    for wanted, entries in opened.items():
+        by_menu: dict[uuid.UUID | None, list[uuid.UUID]] = {}
+        for entry, _line_id in entries:
+            if entry.kept is not None:
+                by_menu.setdefault(entry.menu_id, []).append(entry.resident_id)
+        for menu_id, resident_ids in by_menu.items():
+            uow.links.relink(resident_ids, wanted, menu_id)
+        uow.links.set([(entry.resident_id, line_id, wanted, entry.menu_id) for entry, line_id in entries
+                       if entry.kept is None])
+    if batch:
+        uow.links.unlink_everyone()
+    else:
+        uow.links.relink([link.resident_id for link in plan.unlinks], None, None)
     return outcome
 
 
