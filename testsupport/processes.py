@@ -16,12 +16,26 @@ import requests
 from testsupport import ROOT
 
 BIN = Path(sys.executable).parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def cpu_seconds_by_group() -> dict[int, float]:
+    """CPU seconds (user + system) of every live process, summed by process group (a RunningProcess is the
+    leader of its own group: its gunicorn workers count with it)."""
+    groups: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        groups[int(fields[2])] = groups.get(int(fields[2]), 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return groups
 
 
 class RunningProcess:

@@ -23,8 +23,6 @@ emulator answered from its rate limit, not injected, over all multicasts), ingre
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import json
 import os
 import subprocess
@@ -43,79 +41,21 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from cityline_common.amqp.topology import declare_with_url  # noqa: E402
-from cityline_common.crypto import BlindIndex, FieldCipher  # noqa: E402
 from cityline_common.manifest import registered_services  # noqa: E402
 from cityline_common.migrations import ensure_database, upgrade  # noqa: E402
 from cityline_common.settings import load_settings  # noqa: E402
 
 from testsupport import TEST_KEYS  # noqa: E402
-from testsupport.processes import BIN, RunningProcess, free_port  # noqa: E402
+from testsupport.population import SEED, seed_residents  # noqa: E402
+from testsupport.processes import BIN, RunningProcess, cpu_seconds_by_group, free_port  # noqa: E402
 
 LOADGEN = ROOT / "bench/ingress/loadgen.py"
-SEED = 1
-
-
-def emulator_ids(count: int) -> list[str]:
-    """The emulator's residents' user ids (its documented derivation from the seed)."""
-    return ["U" + hashlib.md5(f"resident:{SEED}:{n}".encode()).hexdigest() for n in range(count)]
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds_by_group() -> dict[int, float]:
-    """CPU seconds (user + system) of every live process, summed by process group."""
-    groups: dict[int, float] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        groups[int(fields[2])] = groups.get(int(fields[2]), 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return groups
-
-
 def _die_with_parent() -> None:
     """In the child: SIGKILL when the bench dies, however it dies (no orphan sender keeps consuming)."""
     import ctypes
     import signal
 
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def seed_residents(database_url: str, count: int) -> float:
-    from segment_service.adapters.orm import LINE_USER_ID
-
-    started = time.perf_counter()
-    cipher = FieldCipher.from_spec(os.environ["FIELD_ENCRYPTION_KEYS"])
-    index = BlindIndex(os.environ["BLIND_INDEX_KEY"])
-    engine = create_engine(database_url)
-    with engine.begin() as connection:
-        connection.execute(text("ALTER TABLE segment.residents DISABLE TRIGGER residents_facts"))
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        ids = emulator_ids(count)
-        for first in range(0, count, 100_000):
-            buffer = io.StringIO()
-            for line_id in ids[first:first + 100_000]:
-                resident_id = uuid.uuid4()
-                buffer.write(f"{resident_id}\t{cipher.encrypt_for_row(line_id, LINE_USER_ID.context, resident_id)}\t"
-                             f"{index.compute('line_user_id', line_id)}\tfollowing\t0\timport\n")
-            buffer.seek(0)
-            cursor.copy_expert("COPY segment.residents (id, line_user_id_ct, line_user_id_bidx, status, "
-                               "status_changed_at_ms, origin) FROM STDIN", buffer)
-        raw.commit()
-    finally:
-        raw.close()
-    with engine.begin() as connection:
-        connection.execute(text("ALTER TABLE segment.residents ENABLE TRIGGER residents_facts"))
-        connection.execute(text("INSERT INTO segment.resident_answers (resident_id, following) "
-                                "SELECT id, true FROM segment.residents"))
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM ANALYZE segment.resident_answers"))
-    engine.dispose()
-    return round(time.perf_counter() - started, 1)
 
 
 class Senders:
