@@ -161,9 +161,12 @@ def _apply(command: c.ApplyRules, uow: AbstractRichmenuUnitOfWork, ports: Ports)
     uow.commit()
     started = time.monotonic()
     try:
-        outcome = _everyone_on_default(uow, ports, rules, live, now=now, default_before=state.default_rich_menu_id) \
-            or _carry_out(uow, ports, _plan(uow, ports, rules, live, now=now, change=change), now,
-                          state.default_rich_menu_id)
+        planned = started
+        outcome = _everyone_on_default(uow, ports, rules, live, now=now, default_before=state.default_rich_menu_id)
+        if outcome is None:
+            plan = _plan(uow, ports, rules, live, now=now, change=change)
+            planned = time.monotonic()
+            outcome = _carry_out(uow, ports, plan, now, state.default_rich_menu_id)
     except Exception as exc:
         uow.rollback()
         change.status, change.error, change.finished_at = "failed", str(exc)[:500], ports.clock()
@@ -177,6 +180,7 @@ def _apply(command: c.ApplyRules, uow: AbstractRichmenuUnitOfWork, ports: Ports)
     log.info("mass change carried out", extra={"change": str(change.id), "reason": change.reason,
                                                "residents": outcome.residents, "linked": outcome.linked,
                                                "unlinked": outcome.unlinked, "method": outcome.method,
+                                               "plan_seconds": round(planned - started, 3),
                                                "seconds": round(time.monotonic() - started, 3)})
     state = uow.changes.state(for_update=True)
     default = line_default_menu(rules, now)
@@ -245,10 +249,14 @@ def _plan(uow: AbstractRichmenuUnitOfWork, ports: Ports, rules: list[Rule], live
     memberships, line_ids = ({}, {}) if everyone_on_default else _members(ports, rules, now, change, kept)
     candidates = memberships.keys() | current.keys()
     plan = _Plan(_rich(live, default), everyone_on_default, len(candidates), len(current))
-    nobody: set[str] = set()
+    nobody: frozenset[str] = frozenset()
+    targets: dict[frozenset[str], MenuRef | None] = {}  # residents in the same segments see the same menu
     for resident_id in candidates:
-        menu = effective_menu(None, rules, now, member_of(memberships.get(resident_id, nobody)))
-        target = None if menu == default else menu
+        belongs = frozenset(memberships.get(resident_id, nobody))
+        if belongs not in targets:
+            menu = effective_menu(None, rules, now, member_of(belongs))
+            targets[belongs] = None if menu == default else menu
+        target = targets[belongs]
         wanted, link = _rich(live, target), current.get(resident_id)
         if wanted == (link.rich_menu_id if link else None):
             continue
@@ -279,12 +287,18 @@ def _carry_out(uow: AbstractRichmenuUnitOfWork, ports: Ports, plan: _Plan, now: 
     what LINE accepted, in the same transaction (the lock is held until it commits)."""
     outcome = Outcome(residents=plan.residents, unlinked=len(plan.unlinks))
     outcome.method = "bulk" if plan.links or plan.unlinks else "none"
-    opened = {wanted: [(entry, _line_user_id(uow, entry)) for entry in entries]
-              for wanted, entries in plan.links.items()}
-    for wanted, entries in opened.items():
-        _in_parallel(ports, [partial(ports.line.bulk_link, wanted, [line_id for _e, line_id in part])
-                             for part in chunks(entries)])
-        outcome.linked += len(entries)
+    opened: dict[str, list[tuple[_Link, str]]] = {}
+    with ThreadPoolExecutor(max_workers=ports.line_concurrency, thread_name_prefix="richmenu-bulk") as pool:
+        sent = []
+        for wanted, entries in plan.links.items():
+            for part in chunks(entries):
+                # each request goes while the next part's LINE user ids are opened
+                ready = [(entry, _line_user_id(uow, entry)) for entry in part]
+                opened.setdefault(wanted, []).extend(ready)
+                sent.append(pool.submit(ports.line.bulk_link, wanted, [line_id for _entry, line_id in ready]))
+            outcome.linked += len(entries)
+        for request in sent:
+            request.result()
     if plan.default_rich != default_before or plan.default_rich != ports.line.get_default():
         ports.line.set_default(plan.default_rich)
         outcome.default_changed = True
@@ -295,14 +309,14 @@ def _carry_out(uow: AbstractRichmenuUnitOfWork, ports: Ports, plan: _Plan, now: 
     elif plan.unlinks:
         unlinked = [uow.links.line_user_id(link) for link in plan.unlinks]
         _in_parallel(ports, [partial(ports.line.bulk_unlink, part) for part in chunks(unlinked)])
-    for wanted, entries in opened.items():
+    for wanted, done in opened.items():
         by_menu: dict[uuid.UUID | None, list[uuid.UUID]] = {}
-        for entry, _line_id in entries:
+        for entry, _line_id in done:
             if entry.kept is not None:
                 by_menu.setdefault(entry.menu_id, []).append(entry.resident_id)
         for menu_id, resident_ids in by_menu.items():
             uow.links.relink(resident_ids, wanted, menu_id)
-        uow.links.set([(entry.resident_id, line_id, wanted, entry.menu_id) for entry, line_id in entries
+        uow.links.set([(entry.resident_id, line_id, wanted, entry.menu_id) for entry, line_id in done
                        if entry.kept is None])
     if batch:
         uow.links.unlink_everyone()
