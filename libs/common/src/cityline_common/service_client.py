@@ -32,6 +32,9 @@ class ServiceClient:
         self._signer, self._audience, self._caller, self._error = signer, audience, caller, error
         self._timeout = timeout
         self._http = requests.Session()
+        # Service to service inside the cluster: no proxy from the environment, and no per-call look-up of it
+        # (requests reads the proxy variables on every request: ~2 ms of CPU each, measured in richmenu-consumer).
+        self._http.trust_env = False
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
         self._http.mount("http://", adapter)
         self._http.mount("https://", adapter)
