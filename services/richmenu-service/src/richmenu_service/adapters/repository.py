@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import io
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,7 +32,11 @@ from richmenu_service.adapters.orm import (
 # resident's relink shares it (so a relink never interleaves with a mass change's plan).
 LINKS_LOCK = 0x52_4D_4C_4B  # "RMLK"
 RESIDENT_LOCK_SPACE = 0x52_4D_52_53  # "RMRS": per-resident locks, hashtext(resident id) within it
-WRITE_CHUNK = 2000
+COPY_ABOVE = 200  # more residents than this at once (a mass change) are written with COPY
+
+
+def _copy_value(value: object) -> str:
+    return "\\N" if value is None else str(value)
 
 
 @dataclass
@@ -418,23 +423,50 @@ class SqlLinks(AbstractLinks):
     def set(self, entries: Sequence[tuple[uuid.UUID, str, str | None, uuid.UUID | None]]) -> None:
         seal = self._cipher.encrypt_for_row
         context = RESIDENT_LINE_USER_ID.context
-        # Multi-row statements: one round trip per WRITE_CHUNK rows (executemany would send one per row).
-        for part in range(0, len(entries), WRITE_CHUNK):
-            rows = [{"resident_id": resident_id, "line_user_id_ct": seal(line_user_id, context, resident_id),
-                     "rich_menu_id": rich_menu_id, "menu_id": menu_id}
-                    for resident_id, line_user_id, rich_menu_id, menu_id in entries[part:part + WRITE_CHUNK]]
-            statement = pg_insert(resident_links).values(rows)
-            self._c.execute(statement.on_conflict_do_update(
-                index_elements=[resident_links.c.resident_id],
-                set_={"line_user_id_ct": statement.excluded.line_user_id_ct,
-                      "rich_menu_id": statement.excluded.rich_menu_id, "menu_id": statement.excluded.menu_id,
-                      "updated_at": func.now()}))
+        if len(entries) > COPY_ABOVE:  # a mass change: COPY, then one upsert from the staged rows
+            staged = io.StringIO()
+            for resident_id, line_user_id, rich_menu_id, menu_id in entries:
+                staged.write(f"{resident_id}\t{seal(line_user_id, context, resident_id)}\t"
+                             f"{_copy_value(rich_menu_id)}\t{_copy_value(menu_id)}\n")
+            self._c.execute(text("CREATE TEMP TABLE IF NOT EXISTS richmenu_links_in (resident_id uuid, "
+                                 "line_user_id_ct text, rich_menu_id text, menu_id uuid) ON COMMIT DELETE ROWS"))
+            self._copy("COPY richmenu_links_in FROM STDIN", staged)
+            self._c.execute(text(
+                "INSERT INTO richmenu.resident_links (resident_id, line_user_id_ct, rich_menu_id, menu_id) "
+                "SELECT resident_id, line_user_id_ct, rich_menu_id, menu_id FROM richmenu_links_in "
+                "ON CONFLICT (resident_id) DO UPDATE SET line_user_id_ct = excluded.line_user_id_ct, "
+                "rich_menu_id = excluded.rich_menu_id, menu_id = excluded.menu_id, updated_at = now()"))
+            self._c.execute(text("DELETE FROM richmenu_links_in"))
+            return
+        for resident_id, line_user_id, rich_menu_id, menu_id in entries:
+            values = {"line_user_id_ct": seal(line_user_id, context, resident_id), "rich_menu_id": rich_menu_id,
+                      "menu_id": menu_id}
+            self._c.execute(pg_insert(resident_links).values(resident_id=resident_id, **values)
+                            .on_conflict_do_update(index_elements=[resident_links.c.resident_id],
+                                                   set_={**values, "updated_at": func.now()}))
 
     def relink(self, resident_ids: Sequence[uuid.UUID], rich_menu_id: str | None, menu_id: uuid.UUID | None) -> None:
-        for part in range(0, len(resident_ids), WRITE_CHUNK):
-            self._c.execute(update(resident_links)
-                            .where(resident_links.c.resident_id.in_(list(resident_ids[part:part + WRITE_CHUNK])))
-                            .values(rich_menu_id=rich_menu_id, menu_id=menu_id, updated_at=func.now()))
+        if len(resident_ids) <= COPY_ABOVE:
+            if resident_ids:
+                self._c.execute(update(resident_links).where(resident_links.c.resident_id.in_(list(resident_ids)))
+                                .values(rich_menu_id=rich_menu_id, menu_id=menu_id, updated_at=func.now()))
+            return
+        self._c.execute(text("CREATE TEMP TABLE IF NOT EXISTS richmenu_ids_in (resident_id uuid) "
+                             "ON COMMIT DELETE ROWS"))
+        self._copy("COPY richmenu_ids_in FROM STDIN", io.StringIO("".join(f"{r}\n" for r in resident_ids)))
+        self._c.execute(text("UPDATE richmenu.resident_links AS l SET rich_menu_id = :rich, menu_id = :menu, "
+                             "updated_at = now() FROM richmenu_ids_in AS i WHERE l.resident_id = i.resident_id"),
+                        {"rich": rich_menu_id, "menu": menu_id})
+        self._c.execute(text("DELETE FROM richmenu_ids_in"))
+
+    def _copy(self, statement: str, rows: io.StringIO) -> None:
+        """COPY through psycopg2 on this transaction's connection (SQLAlchemy has no COPY of its own)."""
+        rows.seek(0)
+        cursor = self._c.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.copy_expert(statement, rows)
+        finally:
+            cursor.close()
 
     def known(self) -> list[Link]:
         rows = self._c.execute(select(resident_links.c.resident_id, resident_links.c.rich_menu_id,
