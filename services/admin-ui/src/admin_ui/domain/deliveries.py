@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -57,13 +57,15 @@ TITLE_MAX = 100
 RAW_JSON_MAX = 60_000
 
 
-class DeliveryRefused(Exception):
-    """The dispatcher refused (or did not answer). ``reason``: its Japanese sentence for staff;
-    ``status``: the HTTP status (None: no answer); ``code``: its machine code; ``problems``: what is wrong
-    with the content."""
+P = TypeVar("P")
+
+
+class ServiceRefused(Exception, Generic[P]):
+    """Another service refused (or did not answer). ``reason``: its Japanese sentence for staff; ``status``: the
+    HTTP status (None: no answer); ``code``: its machine code; ``problems``: what is wrong with what was sent."""
 
     def __init__(self, reason: str, status: int | None = None, code: str = "",
-                 problems: Sequence[str] = ()) -> None:
+                 problems: Sequence[P] = ()) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
@@ -73,6 +75,10 @@ class DeliveryRefused(Exception):
     @property
     def unavailable(self) -> bool:
         return self.status is None or self.status >= 500
+
+
+class DeliveryRefused(ServiceRefused[str]):
+    """The dispatcher refused (or did not answer); ``problems``: what is wrong with the content."""
 
 
 class DeliveryFormError(ValueError):

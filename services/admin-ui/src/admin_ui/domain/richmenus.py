@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from admin_ui.domain.deliveries import TOKYO, _clock, _count, _moment
+from admin_ui.domain.deliveries import TOKYO, ServiceRefused, _clock, _count, _moment
 
 # "pending": a publication waiting for LINE's hourly limit (the service answers it; API.md does not list it).
 STATUS_LABELS = {"draft": "下書き", "published": "公開中", "changed": "変更あり", "pending": "公開待ち"}
@@ -64,21 +64,8 @@ def _number(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
-class RichMenuRefused(Exception):
-    """richmenu-service refused (or did not answer). ``reason``: its Japanese sentence for staff; ``status``:
-    the HTTP status (None: no answer); ``code``: its machine code; ``problems``: what is wrong with the menu."""
-
-    def __init__(self, reason: str, status: int | None = None, code: str = "",
-                 problems: Sequence[Problem] = ()) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        self.code = code
-        self.problems = list(problems)
-
-    @property
-    def unavailable(self) -> bool:
-        return self.status is None or self.status >= 500
+class RichMenuRefused(ServiceRefused[Problem]):
+    """richmenu-service refused (or did not answer); ``problems``: what is wrong with the menu."""
 
 
 class RichMenuFormError(ValueError):
